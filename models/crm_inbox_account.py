@@ -1,0 +1,656 @@
+import logging
+import threading
+import uuid
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..engine import errors
+from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
+from ..engine.smtp import SMTPSession, SMTPSettings
+
+_logger = logging.getLogger(__name__)
+
+SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
+SYNC_FROM = [
+    ("now", "Now (new mail only)"),
+    ("1m", "1 month ago"),
+    ("3m", "3 months ago"),
+    ("6m", "6 months ago"),
+]
+SYNC_FROM_MONTHS = {"now": 0, "1m": 1, "3m": 3, "6m": 6}
+#: How long a sync lease is held before another worker may take it over (seconds).
+LEASE_SECONDS = 15 * 60
+
+
+class CrmInboxAccount(models.Model):
+    """A mailbox connected to Odoo: IMAP for reading, SMTP for sending."""
+
+    _name = "crm.inbox.account"
+    _description = "Inbox Account"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "sequence, name, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    email = fields.Char("Email Address", required=True, tracking=True)
+    sender_name = fields.Char(
+        help="Name shown to recipients in the From header; the owner's name when empty."
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Owner",
+        required=True,
+        default=lambda self: self.env.user,
+        tracking=True,
+        index=True,
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    account_type = fields.Selection(
+        [("personal", "Personal"), ("shared", "Shared")],
+        default="personal",
+        required=True,
+        help="Personal: only the owner sees the mail. Shared: the named members do.",
+    )
+    connection_type = fields.Selection(
+        [("password", "IMAP/SMTP with password")],
+        default="password",
+        required=True,
+    )
+    # incoming
+    imap_host = fields.Char("IMAP Server")
+    imap_port = fields.Integer("IMAP Port", default=993)
+    imap_security = fields.Selection(SECURITY, "IMAP Security", default="ssl", required=True)
+    imap_username = fields.Char(
+        "IMAP User Name",
+        help="Usually the email address; Exchange servers may need DOMAIN\\user.",
+    )
+    imap_password = fields.Char(
+        "IMAP Password",
+        compute="_compute_passwords",
+        inverse="_inverse_imap_password",
+        help="Write-only: the stored password is never sent back to the browser.",
+    )
+    has_imap_password = fields.Boolean(compute="_compute_has_secrets")
+    # outgoing
+    smtp_host = fields.Char("SMTP Server")
+    smtp_port = fields.Integer("SMTP Port", default=465)
+    smtp_security = fields.Selection(SECURITY, "SMTP Security", default="ssl", required=True)
+    smtp_same_credentials = fields.Boolean(
+        "Same credentials as incoming", default=True
+    )
+    smtp_username = fields.Char("SMTP User Name")
+    smtp_password = fields.Char(
+        "SMTP Password",
+        compute="_compute_passwords",
+        inverse="_inverse_smtp_password",
+        help="Write-only: the stored password is never sent back to the browser.",
+    )
+    has_smtp_password = fields.Boolean(compute="_compute_has_secrets")
+    allow_self_signed = fields.Boolean(
+        "Allow self-signed certificate",
+        help="Trust the certificate the server presents at the next connection test and "
+        "pin its fingerprint; a different certificate later is refused. Off: certificates "
+        "are verified against the system's authorities.",
+    )
+    imap_cert_fingerprint = fields.Char(
+        "Pinned IMAP certificate (SHA-256)", copy=False, readonly=True
+    )
+    smtp_cert_fingerprint = fields.Char(
+        "Pinned SMTP certificate (SHA-256)", copy=False, readonly=True
+    )
+    # sync
+    sync_from = fields.Selection(
+        SYNC_FROM, "Sync emails from", default="1m", required=True,
+        help="How far back the first sync goes. Later syncs fetch everything new.",
+    )
+    sync_since = fields.Date(
+        "Synced since", copy=False, readonly=True,
+        help="First day imported, fixed when the account first syncs.",
+    )
+    create_partners = fields.Boolean(
+        "Create contacts for unknown senders", default=True,
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Not connected"),
+            ("connected", "Connected"),
+            ("error", "Error"),
+            ("auth_failed", "Authentication failed"),
+        ],
+        default="draft",
+        required=True,
+        copy=False,
+        tracking=True,
+    )
+    last_sync_date = fields.Datetime("Last sync", copy=False, readonly=True)
+    last_error = fields.Text(copy=False, readonly=True)
+    sync_lease_token = fields.Char(copy=False, readonly=True, groups="base.group_system")
+    sync_lease_until = fields.Datetime(copy=False, readonly=True, groups="base.group_system")
+    folder_ids = fields.One2many("crm.inbox.folder", "account_id", string="Folders")
+    message_count = fields.Integer(compute="_compute_message_count", string="Messages")
+    conversation_count = fields.Integer(compute="_compute_message_count")
+
+    _sql_constraints = [
+        ("imap_port_range", "CHECK(imap_port >= 0 AND imap_port <= 65535)",
+         "The IMAP port must be between 1 and 65535."),
+        ("smtp_port_range", "CHECK(smtp_port >= 0 AND smtp_port <= 65535)",
+         "The SMTP port must be between 1 and 65535."),
+    ]
+
+    # ------------------------------------------------------------------
+    # secrets: stored on crm.inbox.account.secret, which has no access rights
+    # ------------------------------------------------------------------
+    def _compute_passwords(self):
+        for account in self:
+            account.imap_password = False
+            account.smtp_password = False
+
+    def _secret(self):
+        """The secret row of this account (sudo): the only read path of passwords."""
+        self.ensure_one()
+        Secret = self.env["crm.inbox.account.secret"].sudo()
+        secret = Secret.search([("account_id", "=", self.id)], limit=1)
+        return secret or Secret.create({"account_id": self.id})
+
+    def _inverse_imap_password(self):
+        for account in self:
+            if account.imap_password:
+                account._secret().imap_password = account.imap_password
+
+    def _inverse_smtp_password(self):
+        for account in self:
+            if account.smtp_password:
+                account._secret().smtp_password = account.smtp_password
+
+    @api.depends_context("uid")
+    def _compute_has_secrets(self):
+        secrets = self.env["crm.inbox.account.secret"].sudo().search(
+            [("account_id", "in", self.ids)]
+        )
+        by_account = {s.account_id.id: s for s in secrets}
+        for account in self:
+            secret = by_account.get(account.id)
+            account.has_imap_password = bool(secret and secret.imap_password)
+            account.has_smtp_password = bool(secret and secret.smtp_password)
+
+    def _compute_message_count(self):
+        messages = dict(
+            self.env["crm.inbox.message"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        conversations = dict(
+            self.env["crm.inbox.conversation"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.message_count = messages.get(account, 0)
+            account.conversation_count = conversations.get(account, 0)
+
+    # ------------------------------------------------------------------
+    # constraints and onchanges
+    # ------------------------------------------------------------------
+    @api.constrains("email")
+    def _check_email(self):
+        from ..engine.mime import normalize_email
+
+        for account in self:
+            if not normalize_email(account.email or "") or "@" not in account.email:
+                raise ValidationError(
+                    self.env._(
+                        "“%(email)s” is not a valid email address: enter it as name@domain.",
+                        email=account.email,
+                    )
+                )
+
+    @api.constrains("imap_host", "smtp_host", "imap_username", "smtp_username", "sender_name")
+    def _check_header_safe(self):
+        for account in self:
+            for value in (account.imap_host, account.smtp_host, account.imap_username,
+                          account.smtp_username, account.sender_name, account.email):
+                if value and any(c in value for c in "\r\n\0"):
+                    raise ValidationError(
+                        self.env._("Account “%(name)s”: settings may not contain line breaks.",
+                                   name=account.name)
+                    )
+
+    @api.onchange("email")
+    def _onchange_email(self):
+        for account in self:
+            if account.email and not account.imap_username:
+                account.imap_username = account.email
+            if account.email and not account.name:
+                account.name = account.email
+
+    @api.onchange("imap_security")
+    def _onchange_imap_security(self):
+        ports = {"ssl": 993, "starttls": 143, "none": 143}
+        self.imap_port = ports.get(self.imap_security, self.imap_port)
+
+    @api.onchange("smtp_security")
+    def _onchange_smtp_security(self):
+        ports = {"ssl": 465, "starttls": 587, "none": 25}
+        self.smtp_port = ports.get(self.smtp_security, self.smtp_port)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("email"):
+                vals.setdefault("imap_username", vals["email"])
+                vals.setdefault("name", vals["email"])
+        return super().create(vals_list)
+
+    # ------------------------------------------------------------------
+    # engine settings: the one place that reads secrets
+    # ------------------------------------------------------------------
+    def _timeout(self):
+        return float(
+            self.env["ir.config_parameter"].sudo().get_param("crm_inbox.timeout", 30)
+        )
+
+    def _get_imap_settings(self):
+        """Plain-value IMAP settings for the engine (reads the password with sudo)."""
+        self.ensure_one()
+        if not self.imap_host:
+            raise UserError(
+                self.env._("Account “%(name)s” has no IMAP server: fill in the IMAP server "
+                           "in the Advanced settings.", name=self.name)
+            )
+        secret = self._secret()
+        return IMAPSettings(
+            host=self.imap_host.strip(),
+            port=self.imap_port,
+            security=self.imap_security,
+            username=(self.imap_username or self.email).strip(),
+            password=secret.imap_password or "",
+            timeout=self._timeout(),
+            allow_self_signed=self.allow_self_signed,
+            pinned_fingerprint=self.imap_cert_fingerprint or "",
+        )
+
+    def _get_smtp_settings(self):
+        """Plain-value SMTP settings for the engine (reads the password with sudo)."""
+        self.ensure_one()
+        if not self.smtp_host:
+            raise UserError(
+                self.env._("Account “%(name)s” has no SMTP server: fill in the SMTP server "
+                           "in the Advanced settings.", name=self.name)
+            )
+        secret = self._secret()
+        if self.smtp_same_credentials:
+            username = (self.imap_username or self.email).strip()
+            password = secret.imap_password or ""
+        else:
+            username = (self.smtp_username or "").strip()
+            password = secret.smtp_password or ""
+        return SMTPSettings(
+            host=self.smtp_host.strip(),
+            port=self.smtp_port,
+            security=self.smtp_security,
+            username=username,
+            password=password,
+            timeout=self._timeout(),
+            allow_self_signed=self.allow_self_signed,
+            pinned_fingerprint=self.smtp_cert_fingerprint or "",
+        )
+
+    def _imap_session(self):
+        return IMAPSession(self._get_imap_settings())
+
+    def _smtp_session(self):
+        return SMTPSession(self._get_smtp_settings())
+
+    # ------------------------------------------------------------------
+    # errors -> actionable messages (one place)
+    # ------------------------------------------------------------------
+    def _explain_engine_error(self, exc, protocol):
+        """Translate an engine error into the sentence a user can act on."""
+        self.ensure_one()
+        _ = self.env._
+        proto = protocol.upper()
+        if protocol == "imap":
+            host, port = self.imap_host, self.imap_port
+        else:
+            host, port = self.smtp_host, self.smtp_port
+        detail = str(exc)
+        if isinstance(exc, errors.UnknownHost):
+            msg = _("%(proto)s: the server name “%(host)s” does not exist. Check the spelling "
+                    "of the server name.", proto=proto, host=host)
+        elif isinstance(exc, errors.ConnectionRefused):
+            msg = _("%(proto)s: %(host)s refused the connection on port %(port)s. Check the "
+                    "port number (IMAP: 993 for SSL/TLS, 143 for STARTTLS; SMTP: 465 for "
+                    "SSL/TLS, 587 for STARTTLS) and that the server is running.",
+                    proto=proto, host=host, port=port)
+        elif isinstance(exc, errors.ConnectTimeout):
+            msg = _("%(proto)s: %(host)s did not answer on port %(port)s in time. Check the "
+                    "server name and port, and that no firewall blocks the connection.",
+                    proto=proto, host=host, port=port)
+        elif isinstance(exc, errors.CertificateChanged):
+            msg = _("%(proto)s: %(host)s presented a different certificate from the one you "
+                    "trusted. If the server's certificate was renewed on purpose, switch "
+                    "“Allow self-signed certificate” off and on again, then test the connection.",
+                    proto=proto, host=host)
+        elif isinstance(exc, errors.CertificateUntrusted):
+            msg = _("%(proto)s: the certificate of %(host)s is not trusted (%(detail)s). If this "
+                    "is your own server with a self-signed certificate, tick “Allow self-signed "
+                    "certificate” and test again.", proto=proto, host=host, detail=detail)
+        elif isinstance(exc, errors.TLSFailed):
+            msg = _("%(proto)s: the secure connection to %(host)s:%(port)s failed (%(detail)s). "
+                    "Check that the security setting matches the port (SSL/TLS or STARTTLS).",
+                    proto=proto, host=host, port=port, detail=detail)
+        elif isinstance(exc, errors.AuthenticationFailed):
+            msg = _("%(proto)s: the server rejected the user name or password (%(detail)s). "
+                    "Check them; some providers require an app password.",
+                    proto=proto, detail=detail)
+            if getattr(exc, "hint", ""):
+                msg += "\n" + exc.hint
+        elif isinstance(exc, errors.ConnectFailed):
+            msg = _("%(proto)s: the connection to %(host)s was lost (%(detail)s). It will be "
+                    "retried at the next sync.", proto=proto, host=host, detail=detail)
+        else:
+            msg = _("%(proto)s: %(detail)s", proto=proto, detail=detail)
+        return msg
+
+    # ------------------------------------------------------------------
+    # actions
+    # ------------------------------------------------------------------
+    def action_test_connection(self):
+        """Log in to IMAP and SMTP (sending nothing), list and store the folders."""
+        self.ensure_one()
+        try:
+            with self._imap_session() as session:
+                folders = session.list_folders()
+                imap_fingerprint = session.server_fingerprint
+        except errors.EngineError as exc:
+            raise UserError(self._explain_engine_error(exc, "imap")) from exc
+        try:
+            with self._smtp_session() as smtp:
+                smtp_fingerprint = smtp.server_fingerprint
+        except errors.EngineError as exc:
+            raise UserError(self._explain_engine_error(exc, "smtp")) from exc
+        vals = {"state": "connected", "last_error": False}
+        if self.allow_self_signed:
+            if imap_fingerprint and not self.imap_cert_fingerprint:
+                vals["imap_cert_fingerprint"] = imap_fingerprint
+            if smtp_fingerprint and not self.smtp_cert_fingerprint:
+                vals["smtp_cert_fingerprint"] = smtp_fingerprint
+        self.write(vals)
+        self.env["crm.inbox.folder"].sudo()._update_from_server(self.sudo(), folders)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Connection successful"),
+                "message": self.env._(
+                    "IMAP and SMTP accepted the login. %(count)s folders found: choose the "
+                    "ones to sync.", count=len(folders)
+                ),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    @api.onchange("allow_self_signed")
+    def _onchange_allow_self_signed(self):
+        if not self.allow_self_signed:
+            self.imap_cert_fingerprint = False
+            self.smtp_cert_fingerprint = False
+
+    def write(self, vals):
+        if "allow_self_signed" in vals and not vals["allow_self_signed"]:
+            vals = dict(vals, imap_cert_fingerprint=False, smtp_cert_fingerprint=False)
+        return super().write(vals)
+
+    def action_sync_now(self):
+        """Run the sync now, in this request, and report the result."""
+        self.ensure_one()
+        if self.state == "draft":
+            raise UserError(self.env._("Test the connection first, then sync."))
+        self.check_access("write")
+        result = self._sync()
+        if self.state in ("error", "auth_failed"):
+            raise UserError(self.last_error)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._("%(count)s new messages.", count=result),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def action_open_conversations(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_inbox.crm_inbox_conversation_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        action["context"] = {"search_default_account_id": self.id}
+        return action
+
+    def action_compose(self):
+        self.ensure_one()
+        return self.env["crm.inbox.compose"]._action_open({"default_account_id": self.id})
+
+    # ------------------------------------------------------------------
+    # sync
+    # ------------------------------------------------------------------
+    @api.model
+    def _auto_commit(self):
+        """Commit only outside tests (TransactionCase forbids commits)."""
+        return not getattr(threading.current_thread(), "testing", False)
+
+    def _acquire_lease(self):
+        """Take this account's sync lease, or return ``None`` if another run holds it.
+
+        A lease (token + expiry) rather than a row lock: the sync commits per
+        batch, and every commit would release a lock.
+        """
+        self.ensure_one()
+        token = uuid.uuid4().hex
+        self.env.cr.execute(
+            """
+            UPDATE crm_inbox_account
+               SET sync_lease_token = %s,
+                   sync_lease_until = (now() AT TIME ZONE 'UTC') + %s * interval '1 second'
+             WHERE id = %s
+               AND (sync_lease_until IS NULL OR sync_lease_until < (now() AT TIME ZONE 'UTC'))
+         RETURNING id
+            """,
+            (token, LEASE_SECONDS, self.id),
+        )
+        if not self.env.cr.fetchone():
+            return None
+        self.invalidate_recordset(["sync_lease_token", "sync_lease_until"])
+        if self._auto_commit():
+            self.env.cr.commit()  # pylint: disable=invalid-commit  (make the lease visible)
+        return token
+
+    def _release_lease(self, token):
+        self.env.cr.execute(
+            "UPDATE crm_inbox_account SET sync_lease_token = NULL, sync_lease_until = NULL "
+            "WHERE id = %s AND sync_lease_token = %s",
+            (self.id, token),
+        )
+        self.invalidate_recordset(["sync_lease_token", "sync_lease_until"])
+
+    def _compute_sync_since(self):
+        months = SYNC_FROM_MONTHS.get(self.sync_from, 1)
+        today = fields.Date.context_today(self)
+        return today - relativedelta(months=months) if months else today
+
+    def _sync(self, max_messages=None):
+        """Sync every enabled folder of this account; return the number of new messages.
+
+        Runs as superuser: rows are written by the system, access is checked by
+        the callers (buttons check write access on the account). Errors never
+        escape: they are recorded on the account (``state``, ``last_error``);
+        an authentication failure pauses the account and tells its owner.
+        Returns 0 when another run holds the lease.
+
+        :param max_messages: at most this many messages per folder in this run
+            (a long first sync proceeds in slices); ``None`` for no limit.
+        """
+        self.ensure_one()
+        return self.sudo()._sync_as_system(max_messages)
+
+    def _sync_as_system(self, max_messages):
+        token = self._acquire_lease()
+        if not token:
+            _logger.info("crm_inbox: account %s is already syncing, skipped", self.id)
+            return 0
+        new = 0
+        try:
+            if not self.sync_since:
+                self.sync_since = self._compute_sync_since()
+            with self._imap_session() as session:
+                for folder in self.folder_ids.filtered("sync_enabled"):
+                    new += folder._sync_folder(session, max_messages=max_messages)
+            self.write({
+                "state": "connected",
+                "last_error": False,
+                "last_sync_date": fields.Datetime.now(),
+            })
+        except errors.AuthenticationFailed as exc:
+            if self._auto_commit():
+                self.env.cr.rollback()
+            self._set_auth_failed(self._explain_engine_error(exc, "imap"))
+        except errors.EngineError as exc:
+            if self._auto_commit():
+                self.env.cr.rollback()
+            _logger.warning("crm_inbox: sync of account %s failed: %s", self.id, exc)
+            self.write({"state": "error", "last_error": self._explain_engine_error(exc, "imap"),
+                        "last_sync_date": fields.Datetime.now()})
+        finally:
+            self._release_lease(token)
+            if self._auto_commit():
+                self.env.cr.commit()  # pylint: disable=invalid-commit  (lease release, state)
+        return new
+
+    def _set_auth_failed(self, message):
+        """Pause the account and tell its owner, with a way to re-connect."""
+        self.ensure_one()
+        was_failed = self.state == "auth_failed"
+        self.write({"state": "auth_failed", "last_error": message,
+                    "last_sync_date": fields.Datetime.now()})
+        if was_failed:
+            return
+        self.message_post(body=message, subtype_xmlid="mail.mt_note")
+        self.activity_schedule(
+            "mail.mail_activity_data_warning",
+            summary=self.env._("Re-connect your mailbox %(email)s", email=self.email),
+            note=message,
+            user_id=self.user_id.id,
+        )
+        self.user_id._bus_send("simple_notification", {
+            "type": "danger",
+            "title": self.env._("Mailbox %(email)s paused", email=self.email),
+            "message": message,
+            "sticky": True,
+        })
+
+    def action_reconnect(self):
+        """Open the account form on the credentials so the owner can fix them."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "crm.inbox.account",
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "current",
+            "context": {"crm_inbox_reconnect": True},
+        }
+
+    @api.model
+    def _cron_sync_accounts(self):
+        """Scheduled action: sync every due account; one failure never stops the others."""
+        accounts = self.search([("state", "in", ("connected", "error"))])
+        done = 0
+        for account in accounts:
+            try:
+                account._sync(max_messages=int(
+                    self.env["ir.config_parameter"].sudo().get_param(
+                        "crm_inbox.max_messages_per_run", 2000)
+                ))
+            except Exception:  # noqa: BLE001 - the cron must survive any one account
+                _logger.exception("crm_inbox: unexpected error syncing account %s", account.id)
+                if self._auto_commit():
+                    self.env.cr.rollback()
+            done += 1
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(accounts) - done)
+        return True
+
+    def _get_folder(self, special_use):
+        self.ensure_one()
+        return self.folder_ids.filtered(lambda f: f.special_use == special_use)[:1]
+
+    def _file_sent_copy(self, raw, message_id, parent=None):
+        """APPEND a message just sent to the Sent folder (\\Seen) and store its copy.
+
+        The stored row carries the UID from APPENDUID (RFC 4315) when the server
+        gives one, so the next sync of Sent recognises it; otherwise UID 0 is
+        filled in by that sync, matched by Message-ID.
+
+        :param raw: the RFC 5322 bytes that were sent.
+        :returns: the new ``crm.inbox.message``.
+        """
+        self.ensure_one()
+        self = self.sudo()  # noqa: PLW0642 - the system files the copy; the caller checked access
+        folder = self._get_folder("\\Sent")
+        uid, warning = 0, ""
+        now = fields.Datetime.now()
+        try:
+            with self._imap_session() as session:
+                if not folder:
+                    session.create_folder("Sent")
+                    folder = self.env["crm.inbox.folder"].create({
+                        "account_id": self.id, "name": "Sent", "special_use": "\\Sent",
+                    })
+                uid = session.append(folder.name, raw, flags=("\\Seen",)) or 0
+                if not folder.uidvalidity:
+                    folder.uidvalidity = session.examine(folder.name).uidvalidity
+        except errors.EngineError as exc:
+            warning = self.env._("Sent, but not filed in the Sent folder: %(reason)s",
+                                 reason=self._explain_engine_error(exc, "imap"))
+            _logger.warning("crm_inbox: APPEND to Sent failed for account %s: %s", self.id, exc)
+            if not folder:
+                raise UserError(warning) from exc
+        fetched = FetchedMessage(uid=uid, flags=("\\Seen",), raw=raw, internal_date=now,
+                                 size=len(raw), modseq=None)
+        Message = self.env["crm.inbox.message"]
+        Message._ingest(folder, [fetched])
+        message = Message.search([("folder_id", "=", folder.id),
+                                  ("message_id", "=", message_id)], limit=1)
+        if parent and message and parent.conversation_id and \
+                message.conversation_id != parent.conversation_id:
+            message.conversation_id = parent.conversation_id
+        if warning and message:
+            message.parse_warning = warning
+        return message
+
+
+class CrmInboxAccountSecret(models.Model):
+    """Passwords and tokens of an account. No access rights: only sudo code reads it."""
+
+    _name = "crm.inbox.account.secret"
+    _description = "Inbox Account Secret"
+    _log_access = False
+
+    account_id = fields.Many2one(
+        "crm.inbox.account", required=True, ondelete="cascade", index=True
+    )
+    imap_password = fields.Char()
+    smtp_password = fields.Char()
+
+    _sql_constraints = [
+        ("account_unique", "UNIQUE(account_id)", "One secret row per account."),
+    ]
+

@@ -1,0 +1,275 @@
+import json
+import logging
+from datetime import timezone
+
+from lxml import html as lxml_html
+
+from odoo import api, fields, models
+
+from ..engine.mime import normalize_email, parse_message
+
+_logger = logging.getLogger(__name__)
+
+
+def _addresses(addrs):
+    return ", ".join(
+        f"{a.name} <{a.email}>" if a.name else a.email for a in addrs if a.email
+    )
+
+
+class CrmInboxMessage(models.Model):
+    """One copy of an email in one folder of one mailbox (key: folder, UIDVALIDITY, UID)."""
+
+    _name = "crm.inbox.message"
+    _description = "Inbox Message"
+    _order = "date desc, id desc"
+    _rec_name = "subject"
+
+    account_id = fields.Many2one("crm.inbox.account", required=True, ondelete="cascade",
+                                 index=True)
+    folder_id = fields.Many2one("crm.inbox.folder", required=True, ondelete="cascade",
+                                index=True)
+    company_id = fields.Many2one(related="account_id.company_id", store=True)
+    conversation_id = fields.Many2one("crm.inbox.conversation", ondelete="set null", index=True)
+    uidvalidity = fields.Integer("UIDVALIDITY", readonly=True)
+    imap_uid = fields.Integer("UID", readonly=True,
+                              help="0 until the server told the UID of a message sent from Odoo.")
+    message_id = fields.Char("Message-ID", index=True, readonly=True)
+    in_reply_to = fields.Char("In-Reply-To", readonly=True)
+    references = fields.Text("References", readonly=True)
+    date = fields.Datetime(readonly=True, index=True)
+    subject = fields.Char(readonly=True)
+    email_from = fields.Char("From", readonly=True)
+    email_to = fields.Char("To", readonly=True)
+    email_cc = fields.Char("Cc", readonly=True)
+    author_id = fields.Many2one("res.partner", "Sender", readonly=True, index=True)
+    partner_ids = fields.Many2many("res.partner", string="Contacts", readonly=True)
+    body_text = fields.Text("Plain text", readonly=True)
+    body_html = fields.Html("HTML", readonly=True, sanitize=True,
+                            help="Sanitized with Odoo's HTML sanitizer: no scripts, no forms.")
+    body_display = fields.Html("Body", compute="_compute_body_display", sanitize=False)
+    remote_content_allowed = fields.Boolean("Remote images shown")
+    has_remote_content = fields.Boolean(compute="_compute_body_display")
+    cid_map = fields.Char(readonly=True)  # JSON {content-id: attachment id}
+    attachment_ids = fields.One2many(
+        "ir.attachment", "res_id", domain=[("res_model", "=", "crm.inbox.message")],
+        string="Attachments", readonly=True,
+    )
+    attachment_count = fields.Integer(readonly=True)
+    is_read = fields.Boolean("Read", readonly=True)
+    is_flagged = fields.Boolean("Flagged", readonly=True)
+    direction = fields.Selection([("in", "Received"), ("out", "Sent")], readonly=True)
+    size = fields.Integer("Size (bytes)", readonly=True)
+    is_malformed = fields.Boolean("Malformed", readonly=True,
+                                  help="Could not be parsed: the original is attached as .eml.")
+    parse_warning = fields.Text(readonly=True)
+
+    _sql_constraints = [
+        ("uid_unique", "UNIQUE(folder_id, uidvalidity, imap_uid)",
+         "A mailbox copy is stored once per folder, UIDVALIDITY and UID."),
+    ]
+
+    def init(self):
+        # the UNIQUE constraint above must not catch sent copies waiting for their UID (0)
+        self.env.cr.execute("""
+            ALTER TABLE crm_inbox_message DROP CONSTRAINT IF EXISTS crm_inbox_message_uid_unique;
+            CREATE UNIQUE INDEX IF NOT EXISTS crm_inbox_message_uid_unique_idx
+                ON crm_inbox_message (folder_id, uidvalidity, imap_uid) WHERE imap_uid > 0;
+        """)
+
+    # ------------------------------------------------------------------
+    @api.depends("body_html", "body_text", "remote_content_allowed", "cid_map")
+    def _compute_body_display(self):
+        for message in self:
+            body = message.body_html or ""
+            if not body and message.body_text:
+                body = "<pre style='white-space: pre-wrap'>%s</pre>" % (
+                    message.body_text.replace("&", "&amp;").replace("<", "&lt;")
+                    .replace(">", "&gt;")
+                )
+            body, has_remote = message._render_body(body)
+            message.body_display = body
+            message.has_remote_content = has_remote
+
+    def _render_body(self, body):
+        """Point cid: images at their attachment and block remote images unless allowed."""
+        if not body or "<img" not in body:
+            return body, False
+        cids = json.loads(self.cid_map or "{}")
+        doc = lxml_html.fragment_fromstring(body, create_parent="div")
+        has_remote = False
+        for img in doc.iter("img"):
+            src = (img.get("src") or "").strip()
+            if src.lower().startswith("cid:"):
+                att_id = cids.get(src[4:].strip("<>"))
+                img.set("src", f"/web/image/{att_id}" if att_id else "")
+            elif src.lower().startswith(("http:", "https:", "//")):
+                has_remote = True
+                if not self.remote_content_allowed:
+                    img.set("data-blocked-src", src)
+                    img.set("src", "")
+                    img.set("alt", img.get("alt") or "[remote image blocked]")
+        out = "".join(
+            lxml_html.tostring(child, encoding="unicode") for child in doc
+        )
+        return (doc.text or "") + out, has_remote
+
+    def action_show_remote_content(self):
+        self.write({"remote_content_allowed": True})
+
+    # ------------------------------------------------------------------
+    # ingestion
+    # ------------------------------------------------------------------
+    @api.model
+    def _ingest(self, folder, fetched):
+        """Store a batch of ``engine.imap.FetchedMessage`` of *folder*.
+
+        Idempotent: copies already stored under (folder, UIDVALIDITY, UID) are
+        skipped; after a UIDVALIDITY change, stale rows are re-keyed by
+        Message-ID instead of duplicated; a copy APPENDed by Odoo to Sent gets
+        its UID. A message that cannot be parsed is stored raw (attached as
+        .eml) with a warning. Returns the number of new rows.
+        """
+        if not fetched:
+            return 0
+        account = folder.account_id
+        uidvalidity = folder.uidvalidity
+        known = set(self.search([
+            ("folder_id", "=", folder.id), ("uidvalidity", "=", uidvalidity),
+            ("imap_uid", "in", [f.uid for f in fetched if f.uid]),
+        ]).mapped("imap_uid"))
+        todo = [f for f in fetched if not f.uid or f.uid not in known]
+        if not todo:
+            return 0
+        parsed = [(f, parse_message(f.raw)) for f in todo]
+        # rows waiting for a UID: stale ones (old UIDVALIDITY) and sent copies (UID 0)
+        ids = [p.message_id for _f, p in parsed if p.message_id]
+        waiting = {}
+        if ids:
+            for row in self.search([
+                ("folder_id", "=", folder.id), ("message_id", "in", ids),
+                "|", ("uidvalidity", "!=", uidvalidity), ("imap_uid", "=", 0),
+            ]):
+                waiting.setdefault(row.message_id, row)
+        partners = self.env["res.partner"]._crm_inbox_find_partners(
+            account, [p for _f, p in parsed]
+        )
+        created = 0
+        for fetched_msg, msg in parsed:
+            flags = set(fetched_msg.flags)
+            row = waiting.pop(msg.message_id, None) if msg.message_id else None
+            if row:
+                row.write({
+                    "uidvalidity": uidvalidity, "imap_uid": fetched_msg.uid,
+                    "is_read": "\\Seen" in flags, "is_flagged": "\\Flagged" in flags,
+                })
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    self._create_from_parsed(folder, fetched_msg, msg, partners)
+            except Exception as exc:  # noqa: BLE001 - never block the sync on one message
+                _logger.warning("crm_inbox: storing UID %s of %s raw: %s",
+                                fetched_msg.uid, folder.name, exc, exc_info=True)
+                with self.env.cr.savepoint():
+                    self._create_raw(folder, fetched_msg, str(exc))
+            created += 1
+        return created
+
+    def _create_raw(self, folder, fetched_msg, warning):
+        row = self.create({
+            "account_id": folder.account_id.id, "folder_id": folder.id,
+            "uidvalidity": folder.uidvalidity, "imap_uid": fetched_msg.uid,
+            "subject": "(unreadable message)", "is_malformed": True,
+            "parse_warning": warning, "size": len(fetched_msg.raw),
+            "is_read": "\\Seen" in fetched_msg.flags,
+            "date": fields.Datetime.now(),
+        })
+        row._attach_raw(fetched_msg.raw)
+        return row
+
+    def _attach_raw(self, raw):
+        self.env["ir.attachment"].create({
+            "name": f"original-{self.imap_uid}.eml", "raw": raw,
+            "mimetype": "message/rfc822", "res_model": self._name, "res_id": self.id,
+        })
+
+    def _create_from_parsed(self, folder, fetched_msg, msg, partners):
+        account = folder.account_id
+        own = normalize_email(account.email)
+        from_addr = msg.from_[0] if msg.from_ else None
+        author = partners.get(normalize_email(from_addr.email)) if from_addr else None
+        participants = self.env["res.partner"]
+        for addr in (*msg.from_, *msg.to, *msg.cc):
+            partner = partners.get(normalize_email(addr.email))
+            if partner:
+                participants |= partner
+        direction = "out" if from_addr and normalize_email(from_addr.email) == own else "in"
+        date = msg.date or fetched_msg.internal_date
+        if date is not None and date.tzinfo is not None:
+            date = date.astimezone(timezone.utc).replace(tzinfo=None)
+        warnings = "\n".join(msg.warnings) or False
+        vals = {
+            "account_id": account.id,
+            "folder_id": folder.id,
+            "uidvalidity": folder.uidvalidity,
+            "imap_uid": fetched_msg.uid,
+            "message_id": msg.message_id or False,
+            "in_reply_to": msg.in_reply_to or False,
+            "references": " ".join(msg.references) or False,
+            "date": date or fields.Datetime.now(),
+            "subject": msg.subject or False,
+            "email_from": _addresses(msg.from_) or False,
+            "email_to": _addresses(msg.to) or False,
+            "email_cc": _addresses(msg.cc) or False,
+            "author_id": author.id if author else False,
+            "partner_ids": [(6, 0, participants.ids)],
+            "body_text": msg.body_text or False,
+            "body_html": msg.body_html or False,
+            "is_read": "\\Seen" in fetched_msg.flags,
+            "is_flagged": "\\Flagged" in fetched_msg.flags,
+            "direction": direction,
+            "size": msg.size or len(fetched_msg.raw),
+            "is_malformed": msg.malformed,
+            "parse_warning": warnings,
+            "attachment_count": len(msg.attachments),
+        }
+        vals["conversation_id"] = self.env["crm.inbox.conversation"]._find_or_create(
+            account, msg, vals, participants
+        ).id
+        row = self.create(vals)
+        if msg.attachments:
+            cids = {}
+            attachments = self.env["ir.attachment"].create([{
+                "name": att.filename or "attachment",
+                "raw": att.data,
+                "mimetype": att.content_type,
+                "res_model": self._name,
+                "res_id": row.id,
+            } for att in msg.attachments])
+            for att, record in zip(msg.attachments, attachments):
+                if att.content_id:
+                    cids[att.content_id.strip("<>")] = record.id
+            if cids:
+                row.cid_map = json.dumps(cids)
+        if msg.malformed:
+            row._attach_raw(fetched_msg.raw)
+        return row
+
+    # ------------------------------------------------------------------
+    def action_reply(self):
+        return self._open_composer("reply")
+
+    def action_reply_all(self):
+        return self._open_composer("reply_all")
+
+    def action_forward(self):
+        return self._open_composer("forward")
+
+    def _open_composer(self, mode):
+        self.ensure_one()
+        return self.env["crm.inbox.compose"]._action_open({
+            "default_account_id": self.account_id.id,
+            "default_parent_id": self.id,
+            "default_mode": mode,
+        })
+

@@ -1,0 +1,91 @@
+"""Bring up the crm_inbox demo: local mail servers, an Odoo database, a synced inbox.
+
+1. starts a private Dovecot (IMAP) and an aiosmtpd (SMTP) server on loopback,
+2. fills the IMAP mailbox demo@example.com with 200 realistic messages,
+3. creates the Odoo database ``crm_inbox_demo`` with crm_inbox installed,
+4. connects a demo account of the admin user to that mailbox and syncs it,
+5. serves Odoo on http://localhost:8069 until Ctrl-C (then stops the mail servers).
+
+Run through ``scripts/demo.sh`` (installs what is needed first).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from engine.demo import demo_mailbox  # noqa: E402
+from engine.testing import DovecotServer, SMTPTestServer  # noqa: E402
+
+DEMO_USER = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+
+SETUP = """
+env = env(context=dict(env.context, tracking_disable=True))
+admin = env.ref("base.user_admin")
+admin.write({{"email": {email!r}, "name": "Demo Sales"}})
+Account = env["crm.inbox.account"]
+account = Account.search([("email", "=", {email!r})]) or Account.create({{"email": {email!r}}})
+account.write({{
+    "name": "Demo mailbox", "user_id": admin.id, "sync_from": "3m",
+    "imap_host": "127.0.0.1", "imap_port": {imap_port}, "imap_security": "none",
+    "imap_password": {password!r},
+    "smtp_host": "127.0.0.1", "smtp_port": {smtp_port}, "smtp_security": "none",
+}})
+account.with_user(admin).action_test_connection()
+new = account._sync()
+env.cr.commit()
+print("crm_inbox demo: synced %s messages into %s conversations" % (
+    new, env["crm.inbox.conversation"].search_count([("account_id", "=", account.id)])))
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="crm_inbox_demo")
+    parser.add_argument("--http-port", type=int, default=8069)
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--no-serve", action="store_true", help="stop after the sync")
+    args = parser.parse_args()
+
+    py = sys.executable
+    work = tempfile.mkdtemp(prefix="crm-inbox-demo-")
+    addons = os.path.join(work, "addons")
+    os.makedirs(addons)
+    os.symlink(REPO, os.path.join(addons, "crm_inbox"))
+    odoo = [py, "-m", "odoo", "-d", args.db, f"--addons-path={addons}",
+            f"--data-dir={os.path.join(work, 'data')}"]
+
+    with DovecotServer(users={DEMO_USER: DEMO_PASSWORD}) as dovecot, \
+            SMTPTestServer(users={DEMO_USER: DEMO_PASSWORD}) as smtpd:
+        print(f"IMAP: 127.0.0.1:{dovecot.imap_port} (SSL {dovecot.imaps_port}), "
+              f"SMTP: 127.0.0.1:{smtpd.port}, mailbox {DEMO_USER} / {DEMO_PASSWORD}")
+        for message in demo_mailbox(owner=DEMO_USER, count=args.count):
+            dovecot.append(DEMO_USER, message.folder, message.raw, message.flags,
+                           message.msg_time)
+        print(f"Loaded {args.count} demo messages into the IMAP mailbox")
+        subprocess.run(["dropdb", "--if-exists", args.db], check=False)
+        subprocess.run(odoo + ["-i", "crm_inbox", "--without-demo=all", "--stop-after-init",
+                               "--log-level=warn"], check=True)
+        script = SETUP.format(email=DEMO_USER, password=DEMO_PASSWORD,
+                              imap_port=dovecot.imap_port, smtp_port=smtpd.port)
+        subprocess.run([py, "-m", "odoo", "shell", "-d", args.db, f"--addons-path={addons}",
+                        f"--data-dir={os.path.join(work, 'data')}", "--no-http",
+                        "--log-level=warn"], input=script, text=True, check=True)
+        if args.no_serve:
+            return
+        print(f"\nOdoo with the synced demo inbox: http://localhost:{args.http_port}/odoo/"
+              "action-crm_inbox.crm_inbox_conversation_action")
+        print("Login: admin   Password: admin   (Ctrl-C stops Odoo and the mail servers)\n")
+        try:
+            subprocess.run(odoo + [f"--http-port={args.http_port}", "--log-level=warn"])
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

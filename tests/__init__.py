@@ -1,0 +1,4 @@
+from . import test_connection
+from . import test_sync
+from . import test_send
+from . import test_crm

@@ -1,0 +1,80 @@
+"""Shared fixtures of the Odoo tests: a real Dovecot and a real SMTP server per class."""
+
+from odoo.tests import TransactionCase, new_test_user
+
+from ..engine.demo import demo_mailbox
+from ..engine.testing import DovecotServer, SMTPTestServer
+
+OWNER = "sales@example.com"
+OWNER_PASSWORD = "sales-pass"
+COLLEAGUE = "colleague@example.com"
+COLLEAGUE_PASSWORD = "colleague-pass"
+
+
+class CrmInboxCase(TransactionCase):
+    """Starts Dovecot (IMAP) and aiosmtpd (SMTP) on free loopback ports for the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        users = {OWNER: OWNER_PASSWORD, COLLEAGUE: COLLEAGUE_PASSWORD}
+        cls.dovecot = DovecotServer(users=users)
+        cls.dovecot.start()
+        cls.addClassCleanup(cls.dovecot.stop)
+        cls.smtpd = SMTPTestServer(users=users)
+        cls.smtpd.start()
+        cls.addClassCleanup(cls.smtpd.stop)
+        cls.user = new_test_user(
+            cls.env, login="crm_inbox_sales", name="Sam Sales", email=OWNER,
+            groups="base.group_user,sales_team.group_sale_salesman",
+        )
+        cls.colleague = new_test_user(
+            cls.env, login="crm_inbox_colleague", name="Cole League", email=COLLEAGUE,
+            groups="base.group_user,sales_team.group_sale_salesman",
+        )
+
+    @classmethod
+    def _create_account(cls, user=None, email=OWNER, password=OWNER_PASSWORD, **values):
+        """An account of *user* on the fixture servers (plain IMAP/SMTP on loopback)."""
+        user = user or cls.user
+        vals = {
+            "email": email,
+            "user_id": user.id,
+            "imap_host": cls.dovecot.host,
+            "imap_port": cls.dovecot.imap_port,
+            "imap_security": "none",
+            "imap_password": password,
+            "smtp_host": cls.smtpd.host,
+            "smtp_port": cls.smtpd.port,
+            "smtp_security": "none",
+            "sync_from": "3m",
+        }
+        vals.update(values)
+        return cls.env["crm.inbox.account"].with_user(user).create(vals)
+
+    _mailbox_seq = 0
+
+    def _fresh_account(self, user=None, **values):
+        """A new Dovecot user with its own empty mailbox, and an account on it."""
+        CrmInboxCase._mailbox_seq += 1
+        login = f"box{CrmInboxCase._mailbox_seq}-{self._testMethodName[:20]}@example.com"
+        login = login.replace("_", "-").lower()
+        password = f"pw-{CrmInboxCase._mailbox_seq}"
+        self.dovecot.add_user(login, password)
+        self.smtpd.users[login] = password
+        return self._create_account(user=user, email=login, password=password, **values)
+
+    def _connect(self, account):
+        """Test the connection (lists the folders) and return the account."""
+        account.action_test_connection()
+        self.assertEqual(account.state, "connected")
+        return account
+
+    def _load_demo(self, user=OWNER, count=200, **kw):
+        """APPEND the demo mailbox to Dovecot; returns the DemoMessage list."""
+        messages = demo_mailbox(owner=user, count=count, **kw)
+        for message in messages:
+            self.dovecot.append(user, message.folder, message.raw, message.flags,
+                                message.msg_time)
+        return messages

@@ -1,0 +1,159 @@
+import logging
+from datetime import timezone
+from email.utils import getaddresses
+
+from markupsafe import Markup, escape
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import html2plaintext, is_html_empty
+
+from ..engine import errors
+from ..engine.mime import (
+    Address,
+    Attachment,
+    build_message,
+    forward_subject,
+    normalize_email,
+    reply_headers,
+    reply_subject,
+)
+
+_logger = logging.getLogger(__name__)
+
+
+def _split(value):
+    """Parse a comma-separated address field into engine Addresses (drops empties)."""
+    return [Address(name=name, email=email.strip())
+            for name, email in getaddresses([value or ""]) if email.strip()]
+
+
+class CrmInboxCompose(models.TransientModel):
+    """Write, reply to or forward an email through an account's own SMTP server."""
+
+    _name = "crm.inbox.compose"
+    _description = "Inbox Composer"
+
+    account_id = fields.Many2one("crm.inbox.account", "From", required=True,
+                                 domain="[('state', '=', 'connected')]")
+    parent_id = fields.Many2one("crm.inbox.message", "Replying to")
+    mode = fields.Selection([("new", "New email"), ("reply", "Reply"),
+                             ("reply_all", "Reply all"), ("forward", "Forward")],
+                            default="new", required=True)
+    to = fields.Char("To", help="Comma-separated addresses: Name <name@example.com>, ...")
+    cc = fields.Char("Cc")
+    bcc = fields.Char("Bcc")
+    subject = fields.Char(required=True)
+    body = fields.Html(sanitize=True)
+    attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
+
+    @api.model
+    def _action_open(self, context):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.env._("Email"),
+            "context": dict(self.env.context, **context),
+        }
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        if not values.get("account_id"):
+            account = self.env["crm.inbox.account"].search(
+                [("user_id", "=", self.env.uid), ("state", "=", "connected")], limit=1)
+            values["account_id"] = account.id
+        parent = self.env["crm.inbox.message"].browse(values.get("parent_id"))
+        account = self.env["crm.inbox.account"].browse(values.get("account_id"))
+        mode = values.get("mode", "new")
+        signature = self.env.user.signature
+        body = Markup("<p><br></p>")
+        if signature and not is_html_empty(signature):
+            body += Markup("<p>-- </p>") + signature
+        if parent:
+            own = normalize_email(account.email or parent.account_id.email)
+            if mode in ("reply", "reply_all"):
+                values["subject"] = reply_subject(parent.subject or "")
+                reply_to = parent.email_from or ""
+                if parent.direction == "out":
+                    reply_to = parent.email_to or ""
+                to = [a for a in _split(reply_to) if normalize_email(a.email) != own]
+                cc = []
+                if mode == "reply_all":
+                    seen = {normalize_email(a.email) for a in to} | {own}
+                    for addr in _split(parent.email_to) + _split(parent.email_cc):
+                        if normalize_email(addr.email) not in seen:
+                            seen.add(normalize_email(addr.email))
+                            cc.append(addr)
+                values["to"] = ", ".join(self._format(a) for a in to)
+                values["cc"] = ", ".join(self._format(a) for a in cc)
+            elif mode == "forward":
+                values["subject"] = forward_subject(parent.subject or "")
+                values["attachment_ids"] = [(6, 0, [
+                    att.copy({"res_model": False, "res_id": False}).id
+                    for att in parent.attachment_ids
+                    if att.mimetype != "message/rfc822"
+                ])]
+            date = fields.Datetime.to_string(parent.date) if parent.date else ""
+            header = self.env._("On %(date)s, %(author)s wrote:", date=date,
+                                author=parent.email_from or "")
+            quoted = parent.body_html or Markup("<pre>%s</pre>") % (parent.body_text or "")
+            body += Markup("<p>%s</p><blockquote>%s</blockquote>") % (escape(header), quoted)
+        values.setdefault("body", body)
+        return values
+
+    @staticmethod
+    def _format(addr):
+        return f"{addr.name} <{addr.email}>" if addr.name else addr.email
+
+    def action_send(self):
+        """Send through the account's SMTP server, then file a copy in Sent.
+
+        An SMTP failure raises a UserError: the composer stays open, nothing
+        is lost. A failed APPEND to Sent after a successful send is logged on
+        the stored copy, since the mail already left.
+        """
+        self.ensure_one()
+        account = self.account_id
+        if account.state != "connected":
+            raise UserError(self.env._("The account %(email)s is not connected: re-connect it "
+                                       "first.", email=account.email))
+        to, cc, bcc = _split(self.to), _split(self.cc), _split(self.bcc)
+        if not (to or cc or bcc):
+            raise UserError(self.env._("Add at least one recipient."))
+        for addr in to + cc + bcc:
+            if not normalize_email(addr.email) or "@" not in addr.email:
+                raise UserError(self.env._("“%(address)s” is not a valid email address.",
+                                           address=addr.email))
+        in_reply_to, references = "", ()
+        parent = self.parent_id
+        if parent and self.mode in ("reply", "reply_all") and parent.message_id:
+            in_reply_to, references = reply_headers(
+                parent.message_id, (parent.references or "").split(), parent.in_reply_to or "")
+        attachments = [
+            Attachment(filename=att.name, content_type=att.mimetype or "application/octet-stream",
+                       data=att.raw or b"", content_id="", inline=False)
+            for att in self.attachment_ids
+        ]
+        body_html = self.body if not is_html_empty(self.body) else ""
+        sender = Address(name=account.sender_name or self.env.user.name, email=account.email)
+        try:
+            message_id, raw = build_message(
+                from_=sender, to=to, cc=cc, subject=self.subject or "",
+                body_text=html2plaintext(body_html) if body_html else "",
+                body_html=body_html or "",
+                in_reply_to=in_reply_to, references=references, attachments=attachments,
+            )
+        except errors.HeaderInjection as exc:
+            raise UserError(self.env._("A header contains a line break or an invalid value: "
+                                       "%(detail)s", detail=exc)) from exc
+        try:
+            with account._smtp_session() as smtp:
+                smtp.send(raw, account.email, [a.email for a in to + cc + bcc])
+        except errors.EngineError as exc:
+            raise UserError(self.env._("The email was not sent: %(reason)s",
+                                       reason=account._explain_engine_error(exc, "smtp"))) from exc
+        account._file_sent_copy(raw, message_id, parent)
+        return {"type": "ir.actions.act_window_close"}
