@@ -133,7 +133,7 @@ class CrmInboxAccount(models.Model):
     sync_lease_token = fields.Char(copy=False, readonly=True, groups="base.group_system")
     sync_lease_until = fields.Datetime(copy=False, readonly=True, groups="base.group_system")
     folder_ids = fields.One2many("crm.inbox.folder", "account_id", string="Folders")
-    message_count = fields.Integer(compute="_compute_message_count", string="Messages")
+    message_count = fields.Integer(compute="_compute_message_count", string="Synced emails")
     conversation_count = fields.Integer(compute="_compute_message_count")
 
     _sql_constraints = [

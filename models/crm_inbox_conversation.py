@@ -24,7 +24,7 @@ class CrmInboxConversation(models.Model):
                                  index=True)
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     user_id = fields.Many2one("res.users", "Assigned to", tracking=True, index=True)
-    message_ids_inbox = fields.One2many("crm.inbox.message", "conversation_id", "Emails")
+    inbox_message_ids = fields.One2many("crm.inbox.message", "conversation_id", "Email messages")
     folder_ids = fields.Many2many("crm.inbox.folder", string="Folders",
                                   compute="_compute_from_messages", store=True)
     partner_ids = fields.Many2many("res.partner", string="Contacts")
@@ -38,11 +38,11 @@ class CrmInboxConversation(models.Model):
     last_email_from = fields.Char("From", compute="_compute_from_messages", store=True)
     preview = fields.Char(compute="_compute_from_messages", store=True)
 
-    @api.depends("message_ids_inbox.is_read", "message_ids_inbox.is_flagged",
-                 "message_ids_inbox.folder_id")
+    @api.depends("inbox_message_ids.is_read", "inbox_message_ids.is_flagged",
+                 "inbox_message_ids.folder_id")
     def _compute_from_messages(self):
         for conversation in self:
-            messages = conversation.message_ids_inbox
+            messages = conversation.inbox_message_ids
             conversation.folder_ids = messages.folder_id
             conversation.email_count = len(messages)
             conversation.is_unread = any(not m.is_read for m in messages)
@@ -129,7 +129,7 @@ class CrmInboxConversation(models.Model):
 
     def action_reply(self):
         self.ensure_one()
-        last = self.message_ids_inbox.sorted("date")[-1:]
+        last = self.inbox_message_ids.sorted("date")[-1:]
         if not last:
             return self.account_id.action_compose()
         return last._open_composer("reply")
