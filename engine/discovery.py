@@ -96,7 +96,7 @@ METADATA_ADDRESSES = frozenset(
 _SHARED_NAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_SECURITY = {"SSL": "ssl", "TLS": "ssl", "STARTTLS": "starttls", "PLAIN": "none"}
+_SECURITY = {"SSL": "ssl", "STARTTLS": "starttls", "PLAIN": "none"}  # clientConfig socketType
 _SECURITY_RANK = {"ssl": 0, "starttls": 1, "none": 2}
 _PLAINTEXT_NOTE = "The server offers no TLS: the password would travel in clear text."
 
@@ -180,8 +180,9 @@ class DiscoveryConfig:
     :ivar http_verify: ``True`` to verify TLS with the system CAs, or the path of a
         CA file (PEM). ``False`` is refused: these answers decide where passwords go.
     :ivar sources: which sources to try, in order (a subset of :data:`SOURCES`).
-    :ivar probe: ``probe(host, port, security) -> bool`` for the guess step;
-        ``None``: :func:`tcp_probe` to the vetted address.
+    :ivar probe: ``probe(host, port, security) -> bool`` for the guess step, called
+        only for host names that passed :func:`check_host_safe` (an exception counts
+        as ``False``); ``None``: :func:`tcp_probe` to the vetted address.
     :ivar allowed_ports: extra ports accepted for untrusted hosts, besides
         :data:`USUAL_PORTS` (an admin allow-list; tests use their servers' ports).
     :ivar allowed_hosts: host names that may resolve to loopback, private or
@@ -411,6 +412,28 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
             raise
 
 
+def _open_first(host: str, port: int, addresses: Sequence[str], context: ssl.SSLContext,
+                timeout: float) -> _PinnedHTTPSConnection:
+    """Connect to the first address that accepts TCP; a TLS failure is final."""
+    for address in addresses[:-1]:
+        conn = _PinnedHTTPSConnection(host, port, address, context=context, timeout=timeout)
+        try:
+            conn.connect()
+            return conn
+        except ssl.SSLError:
+            conn.close()
+            raise
+        except OSError:
+            conn.close()
+    conn = _PinnedHTTPSConnection(host, port, addresses[-1], context=context, timeout=timeout)
+    try:
+        conn.connect()
+    except OSError:
+        conn.close()
+        raise
+    return conn
+
+
 def _ssl_context(verify: bool | str) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -448,21 +471,9 @@ def fetch_https(url: str, config: DiscoveryConfig, *,
                                     timeout=config.timeout)
         target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         deadline = time.monotonic() + config.timeout
-        conn = None
+        conn: _PinnedHTTPSConnection | None = None
         try:
-            for index, address in enumerate(addresses):
-                conn = _PinnedHTTPSConnection(host, port, address, context=context,
-                                              timeout=config.timeout)
-                try:
-                    conn.connect()
-                    break
-                except ssl.SSLError:
-                    raise
-                except OSError:
-                    conn.close()
-                    if index == len(addresses) - 1:
-                        raise
-            assert conn is not None and conn.sock is not None
+            conn = _open_first(host, port, addresses, context, config.timeout)
             conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
             conn.request("GET", target, headers={
                 "Accept": "application/xml, text/xml", "User-Agent": "crm_inbox-discovery",
@@ -674,7 +685,7 @@ class _Context:
                                allowed_hosts=self.config.allowed_hosts,
                                timeout=self.config.timeout)
 
-    def lookup(self, name: str, rdtype: str):
+    def lookup(self, name: str, rdtype: str) -> dns.resolver.Answer | None:
         """DNS answer, or ``None`` when the name or type does not exist."""
         try:
             return self.resolver.resolve(name + ".", rdtype, lifetime=self.config.timeout,
@@ -849,7 +860,10 @@ def _step_guess(ctx: _Context) -> Detection:
     def run(candidate: tuple[str, str, int, str]) -> bool:
         _protocol, host, port, security = candidate
         if ctx.config.probe is not None:
-            return bool(ctx.config.probe(host, port, security))
+            try:
+                return bool(ctx.config.probe(host, port, security))
+            except Exception:  # noqa: BLE001 (a failing probe means "no server")
+                return False
         address = vetted[host][0]  # type: ignore[index]
         return tcp_probe(host, port, security, address=address, timeout=ctx.config.timeout)
 
