@@ -162,11 +162,14 @@ class CrmInboxAccount(models.Model):
         for account in self:
             if account.imap_password:
                 account._secret().imap_password = account.imap_password
+        # drop the typed value from the cache: not even the response to this save echoes it
+        self.invalidate_recordset(["imap_password"])
 
     def _inverse_smtp_password(self):
         for account in self:
             if account.smtp_password:
                 account._secret().smtp_password = account.smtp_password
+        self.invalidate_recordset(["smtp_password"])
 
     @api.depends_context("uid")
     def _compute_has_secrets(self):

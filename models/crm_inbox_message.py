@@ -106,7 +106,7 @@ class CrmInboxMessage(models.Model):
             elif src.lower().startswith(("http:", "https:", "//")):
                 has_remote = True
                 if not self.remote_content_allowed:
-                    img.set("data-blocked-src", src)
+                    img.set("data-crm-inbox-remote-src", src)
                     img.set("src", "")
                     img.set("alt", img.get("alt") or "[remote image blocked]")
         out = "".join(

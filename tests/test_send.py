@@ -57,10 +57,10 @@ class TestSend(CrmInboxCase):
         self.assertIn("\\Seen", self.dovecot.flags(account.email, "Sent")[uid])
         # ... and shows in the conversation at once, only once after the next sync
         conversation = incoming.conversation_id
-        self.assertEqual(len(conversation.message_ids_inbox), 2)
+        self.assertEqual(len(conversation.inbox_message_ids), 2)
         account._sync()
-        self.assertEqual(len(conversation.message_ids_inbox), 2)
-        copy = conversation.message_ids_inbox.filtered(lambda m: m.direction == "out")
+        self.assertEqual(len(conversation.inbox_message_ids), 2)
+        copy = conversation.inbox_message_ids.filtered(lambda m: m.direction == "out")
         self.assertEqual(copy.imap_uid, uid)
 
     def test_reply_all_and_forward(self):
