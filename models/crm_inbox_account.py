@@ -1,5 +1,6 @@
 import logging
 import threading
+import time
 import uuid
 from dateutil.relativedelta import relativedelta
 
@@ -133,6 +134,9 @@ class CrmInboxAccount(models.Model):
     sync_lease_token = fields.Char(copy=False, readonly=True, groups="base.group_system")
     sync_lease_until = fields.Datetime(copy=False, readonly=True, groups="base.group_system")
     folder_ids = fields.One2many("crm.inbox.folder", "account_id", string="Folders")
+    sync_in_progress = fields.Boolean(compute="_compute_sync_progress")
+    sync_progress = fields.Char("Sync progress", compute="_compute_sync_progress",
+                                help="Messages synced / messages on the server, synced folders.")
     message_count = fields.Integer(compute="_compute_message_count", string="Synced emails")
     conversation_count = fields.Integer(compute="_compute_message_count")
 
@@ -181,6 +185,16 @@ class CrmInboxAccount(models.Model):
             secret = by_account.get(account.id)
             account.has_imap_password = bool(secret and secret.imap_password)
             account.has_smtp_password = bool(secret and secret.smtp_password)
+
+    def _compute_sync_progress(self):
+        for account in self:
+            folders = account.folder_ids.filtered("sync_enabled")
+            done = sum(folders.mapped("message_count"))
+            total = sum(folders.mapped("server_count"))
+            account.sync_in_progress = any(f.initial_done is False or not f.sync_complete
+                                           for f in folders) and account.state != "draft"
+            account.sync_progress = self.env._("%(done)s / %(total)s messages",
+                                               done=done, total=total)
 
     def _compute_message_count(self):
         messages = dict(
@@ -490,7 +504,7 @@ class CrmInboxAccount(models.Model):
         today = fields.Date.context_today(self)
         return today - relativedelta(months=months) if months else today
 
-    def _sync(self, max_messages=None):
+    def _sync(self, max_messages=None, time_budget=None):
         """Sync every enabled folder of this account; return the number of new messages.
 
         Runs as superuser: rows are written by the system, access is checked by
@@ -501,11 +515,13 @@ class CrmInboxAccount(models.Model):
 
         :param max_messages: at most this many messages per folder in this run
             (a long first sync proceeds in slices); ``None`` for no limit.
+        :param time_budget: seconds after which no new batch starts (the
+            cron's time limit must never be reached); ``None`` for no limit.
         """
         self.ensure_one()
-        return self.sudo()._sync_as_system(max_messages)
+        return self.sudo()._sync_as_system(max_messages, time_budget)
 
-    def _sync_as_system(self, max_messages):
+    def _sync_as_system(self, max_messages, time_budget):
         token = self._acquire_lease()
         if not token:
             _logger.info("crm_inbox: account %s is already syncing, skipped", self.id)
@@ -514,9 +530,11 @@ class CrmInboxAccount(models.Model):
         try:
             if not self.sync_since:
                 self.sync_since = self._compute_sync_since()
+            deadline = time.monotonic() + time_budget if time_budget else None
             with self._imap_session() as session:
                 for folder in self.folder_ids.filtered("sync_enabled"):
-                    new += folder._sync_folder(session, max_messages=max_messages)
+                    new += folder._sync_folder(session, max_messages=max_messages,
+                                               deadline=deadline)
             self.write({
                 "state": "connected",
                 "last_error": False,
@@ -576,19 +594,28 @@ class CrmInboxAccount(models.Model):
     def _cron_sync_accounts(self):
         """Scheduled action: sync every due account; one failure never stops the others."""
         accounts = self.search([("state", "in", ("connected", "error"))])
+        params = self.env["ir.config_parameter"].sudo()
+        max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))
+        # stay well inside the cron's time limit (limit_time_real_cron, default 120 s)
+        budget = float(params.get_param("crm_inbox.cron_time_budget", 60))
+        started = time.monotonic()
         done = 0
         for account in accounts:
+            if time.monotonic() - started > budget:
+                break
             try:
-                account._sync(max_messages=int(
-                    self.env["ir.config_parameter"].sudo().get_param(
-                        "crm_inbox.max_messages_per_run", 2000)
-                ))
+                account._sync(max_messages=max_messages,
+                              time_budget=max(budget - (time.monotonic() - started), 1))
             except Exception:  # noqa: BLE001 - the cron must survive any one account
                 _logger.exception("crm_inbox: unexpected error syncing account %s", account.id)
                 if self._auto_commit():
                     self.env.cr.rollback()
             done += 1
-            self.env["ir.cron"]._notify_progress(done=done, remaining=len(accounts) - done)
+        # unfinished first syncs count as remaining work: the scheduler runs again ASAP
+        unfinished = accounts.filtered(lambda a: a.state == "connected" and any(
+            not f.sync_complete for f in a.folder_ids.filtered("sync_enabled")))
+        self.env["ir.cron"]._notify_progress(
+            done=done, remaining=max(len(accounts) - done, len(unfinished)))
         return True
 
     def _get_folder(self, special_use):

@@ -1,10 +1,21 @@
 import logging
+import time
 
 from odoo import api, fields, models
 
-from ..engine.sync import SKIP_HISTORY_ROLES, FolderState, plan_folder
+from ..engine.sync import FolderState, plan_folder
 
 _logger = logging.getLogger(__name__)
+
+
+class BigInteger(fields.Integer):
+    """An integer stored as PostgreSQL ``int8``.
+
+    UIDVALIDITY and UIDs are unsigned 32-bit numbers (:rfc:`3501#section-2.3.1.1`)
+    and MODSEQ is 63-bit (:rfc:`7162`): an ``int4`` column would overflow.
+    """
+
+    column_type = ("int8", "int8")
 
 SPECIAL_USE = [
     ("\\Inbox", "Inbox"),
@@ -20,6 +31,8 @@ SPECIAL_USE = [
 DEFAULT_SYNCED_ROLES = ("\\Inbox", "\\Sent")
 #: Messages fetched and committed together with their cursor.
 BATCH_SIZE = 50
+#: UIDs per UID FETCH (FLAGS) when the server lacks CONDSTORE.
+FLAG_SWEEP_PAGE = 5000
 
 
 class CrmInboxFolder(models.Model):
@@ -40,10 +53,15 @@ class CrmInboxFolder(models.Model):
                                    help="Special-use role announced by the server (RFC 6154).")
     sync_enabled = fields.Boolean("Sync", default=False)
     present_on_server = fields.Boolean(default=True, readonly=True)
-    uidvalidity = fields.Integer("UIDVALIDITY", copy=False, readonly=True)
-    last_uid = fields.Integer("Last synced UID", copy=False, readonly=True)
-    uidnext = fields.Integer("UIDNEXT", copy=False, readonly=True)
+    uidvalidity = BigInteger("UIDVALIDITY", copy=False, readonly=True)
+    last_uid = BigInteger("Last synced UID", copy=False, readonly=True)
+    uidnext = BigInteger("UIDNEXT", copy=False, readonly=True)
     initial_done = fields.Boolean("First sync done", copy=False, readonly=True)
+    highest_modseq = BigInteger(
+        "HIGHESTMODSEQ", copy=False, readonly=True,
+        help="CONDSTORE cursor (RFC 7162): changes up to this MODSEQ are mirrored.")
+    sync_complete = fields.Boolean(copy=False, readonly=True,
+                                   help="False while a long first sync is in progress.")
     server_count = fields.Integer("Messages on server", copy=False, readonly=True)
     message_ids = fields.One2many("crm.inbox.message", "folder_id")
     message_count = fields.Integer(compute="_compute_message_count", string="Messages")
@@ -95,12 +113,21 @@ class CrmInboxFolder(models.Model):
             if name not in seen:
                 folder.present_on_server = False
 
-    def _sync_folder(self, session, max_messages=None):
-        """Fetch what is new in this folder; return the number of messages stored.
+    def _sync_folder(self, session, max_messages=None, deadline=None):
+        """Bring this folder in line with the server; return the number of new rows.
 
-        The cursor (``last_uid``) moves only over committed rows: every batch
-        of messages is written and committed together with the cursor, so a
-        crash loses nothing and replays nothing.
+        New mail: UIDs above the cursor (``last_uid``), fetched with
+        ``BODY.PEEK[]`` in batches; every batch is written and committed
+        together with the cursor, so a crash loses nothing and replays nothing.
+        Changes to known mail (flags, expunged or moved away): when the server
+        offers CONDSTORE (:rfc:`7162`), nothing is done while HIGHESTMODSEQ is
+        unchanged and only ``CHANGEDSINCE`` is fetched otherwise; without it,
+        a paged UID/FLAGS sweep.
+
+        :param max_messages: fetch at most this many new messages now.
+        :param deadline: ``time.monotonic()`` value after which no new batch starts.
+        :returns: number of messages stored; ``self.sync_complete`` tells
+            whether the folder is fully synced.
         """
         self.ensure_one()
         account = self.account_id
@@ -114,40 +141,99 @@ class CrmInboxFolder(models.Model):
         if plan.reset:
             _logger.warning("crm_inbox: UIDVALIDITY of %s changed (%s -> %s): resyncing",
                             self.name, self.uidvalidity, status.uidvalidity)
-            self.write({"uidvalidity": plan.uidvalidity, "last_uid": 0, "initial_done": False})
+            self.write({"uidvalidity": plan.uidvalidity, "last_uid": 0, "initial_done": False,
+                        "highest_modseq": 0})
         elif not self.uidvalidity:
             self.uidvalidity = plan.uidvalidity
-        self.write({"uidnext": status.uidnext, "server_count": status.exists})
+        vals = {}
+        if self.uidnext != status.uidnext:
+            vals["uidnext"] = status.uidnext
+        if self.server_count != status.exists:
+            vals["server_count"] = status.exists
+        if vals:
+            self.write(vals)
         if plan.skip_history:
-            self.write({"last_uid": max(status.uidnext - 1, 0), "initial_done": True})
+            self.write({"last_uid": max(status.uidnext - 1, 0), "initial_done": True,
+                        "highest_modseq": status.highest_modseq or 0, "sync_complete": True})
             self._commit()
             return 0
-        if plan.up_to_date:
-            self._commit()
-            return 0
-        uids = session.search_uids(since=plan.since, min_uid=plan.min_uid)
         stored = 0
         complete = True
-        if max_messages is not None and len(uids) > max_messages:
-            uids, complete = uids[:max_messages], False
-        for start in range(0, len(uids), BATCH_SIZE):
-            batch = uids[start:start + BATCH_SIZE]
-            fetched = list(session.fetch(batch, batch_size=BATCH_SIZE))
-            stored += Message._ingest(self, fetched)
-            self.last_uid = max(batch)
-            self._commit()
+        if not plan.up_to_date:
+            uids = session.search_uids(since=plan.since, min_uid=plan.min_uid)
+            if max_messages is not None and len(uids) > max_messages:
+                uids, complete = uids[:max_messages], False
+            for start in range(0, len(uids), BATCH_SIZE):
+                if deadline is not None and time.monotonic() > deadline:
+                    complete = False
+                    break
+                batch = uids[start:start + BATCH_SIZE]
+                fetched = list(session.fetch(batch, batch_size=BATCH_SIZE))
+                stored += Message._ingest(self, fetched)
+                self.last_uid = max(batch)
+                self._commit()
         if complete:
             if not self.initial_done:
                 self.initial_done = True
-            stale = Message.search([("folder_id", "=", self.id),
-                                    ("uidvalidity", "!=", self.uidvalidity)])
-            if stale:
-                # rows of the old UIDVALIDITY not re-keyed by Message-ID are gone from the server
-                _logger.info("crm_inbox: %s rows of %s gone after UIDVALIDITY change",
-                             len(stale), self.name)
-                stale.unlink()
+                self._drop_stale_rows()
+            else:
+                self._sync_changes(session, status)
+        if self.sync_complete != complete:
+            self.sync_complete = complete
         self._commit()
         return stored
+
+    def _drop_stale_rows(self):
+        """After a UIDVALIDITY change, rows not re-keyed by Message-ID are gone."""
+        stale = self.env["crm.inbox.message"].search(
+            [("folder_id", "=", self.id), ("uidvalidity", "!=", self.uidvalidity),
+             ("imap_uid", ">", 0)])
+        if stale:
+            _logger.info("crm_inbox: %s rows of %s gone after a UIDVALIDITY change",
+                         len(stale), self.name)
+            stale._remove_copies()
+
+    def _sync_changes(self, session, status):
+        """Mirror flag changes and expunges made on the server by other clients.
+
+        The MODSEQ cursor moves only after every change below it was applied.
+        """
+        modseq = status.highest_modseq
+        if modseq and self.highest_modseq and modseq == self.highest_modseq:
+            return  # RFC 7162 §3.1.2.1: nothing changed in this folder
+        self.env.cr.execute(
+            "SELECT imap_uid, id, is_read, is_flagged FROM crm_inbox_message "
+            "WHERE folder_id = %s AND uidvalidity = %s AND imap_uid > 0 AND imap_uid <= %s",
+            (self.id, self.uidvalidity, self.last_uid),
+        )
+        known = {uid: (row_id, is_read, is_flagged)
+                 for uid, row_id, is_read, is_flagged in self.env.cr.fetchall()}
+        if not known:
+            self.highest_modseq = modseq or 0
+            return
+        if modseq and self.highest_modseq:
+            changed = session.fetch_flags(changed_since=self.highest_modseq)
+        else:
+            changed = {}
+            ordered = sorted(known)
+            for start in range(0, len(ordered), FLAG_SWEEP_PAGE):
+                changed.update(session.fetch_flags(ordered[start:start + FLAG_SWEEP_PAGE]))
+        updates = {}
+        for uid, flags in changed.items():
+            if uid not in known:
+                continue
+            row_id, is_read, is_flagged = known[uid]
+            new = ("\\Seen" in flags, "\\Flagged" in flags)
+            if new != (bool(is_read), bool(is_flagged)):
+                updates.setdefault(new, []).append(row_id)
+        Message = self.env["crm.inbox.message"]
+        for (is_read, is_flagged), row_ids in updates.items():
+            Message.browse(row_ids).write({"is_read": is_read, "is_flagged": is_flagged})
+        on_server = set(session.search_uids(min_uid=1))
+        gone = [known[uid][0] for uid in known if uid not in on_server]
+        if gone:
+            Message.browse(gone)._remove_copies()
+        self.highest_modseq = modseq or 0
 
     def _commit(self):
         if self.env["crm.inbox.account"]._auto_commit():

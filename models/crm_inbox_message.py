@@ -7,6 +7,7 @@ from lxml import html as lxml_html
 from odoo import api, fields, models
 
 from ..engine.mime import normalize_email, parse_message
+from .crm_inbox_folder import BigInteger
 
 _logger = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ class CrmInboxMessage(models.Model):
                                 index=True)
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     conversation_id = fields.Many2one("crm.inbox.conversation", ondelete="set null", index=True)
-    uidvalidity = fields.Integer("UIDVALIDITY", readonly=True)
-    imap_uid = fields.Integer("UID", readonly=True,
+    uidvalidity = BigInteger("UIDVALIDITY", readonly=True)
+    imap_uid = BigInteger("UID", readonly=True,
                               help="0 until the server told the UID of a message sent from Odoo.")
     message_id = fields.Char("Message-ID", index=True, readonly=True)
     in_reply_to = fields.Char("In-Reply-To", readonly=True)
@@ -115,7 +116,8 @@ class CrmInboxMessage(models.Model):
         return (doc.text or "") + out, has_remote
 
     def action_show_remote_content(self):
-        self.write({"remote_content_allowed": True})
+        self.check_access("read")
+        self.sudo().write({"remote_content_allowed": True})
 
     # ------------------------------------------------------------------
     # ingestion
@@ -142,8 +144,14 @@ class CrmInboxMessage(models.Model):
         if not todo:
             return 0
         parsed = [(f, parse_message(f.raw)) for f in todo]
-        # rows waiting for a UID: stale ones (old UIDVALIDITY) and sent copies (UID 0)
         ids = [p.message_id for _f, p in parsed if p.message_id]
+        if ids:
+            # mail deleted in Odoo on purpose is not imported again (tombstones)
+            deleted = set(self.env["crm.inbox.tombstone"].search(
+                [("account_id", "=", account.id), ("message_id", "in", ids)]).mapped("message_id"))
+            if deleted:
+                parsed = [(f, p) for f, p in parsed if p.message_id not in deleted]
+        # rows waiting for a UID: stale ones (old UIDVALIDITY) and sent or moved copies (UID 0)
         waiting = {}
         if ids:
             for row in self.search([
@@ -255,6 +263,131 @@ class CrmInboxMessage(models.Model):
             row._attach_raw(fetched_msg.raw)
         return row
 
+    def _remove_copies(self):
+        """Forget these mailbox copies (gone from the server), with their attachments.
+
+        Conversations left without any email and without notes go too.
+        """
+        conversations = self.conversation_id
+        self.env["ir.attachment"].sudo().search(
+            [("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
+        self.unlink()
+        empty = conversations.filtered(
+            lambda c: not c.inbox_message_ids
+            and not c.message_ids.filtered(lambda m: m.message_type == "comment"))
+        empty.unlink()
+
+    # ------------------------------------------------------------------
+    # changes made in Odoo, written to the server (two-way sync)
+    # ------------------------------------------------------------------
+    def _on_server(self, operation):
+        """Run ``operation(session, folder, records)`` per folder, then return.
+
+        The IMAP session is opened per account with its owner's settings; a
+        server error becomes a UserError naming the fix, and nothing is changed
+        in Odoo (the caller writes after this returns).
+        """
+        from odoo.exceptions import UserError
+
+        from ..engine import errors
+
+        for account in self.account_id:
+            mine = self.filtered(lambda m: m.account_id == account)
+            try:
+                with account.sudo()._imap_session() as session:
+                    for folder in mine.folder_id:
+                        records = mine.filtered(lambda m, f=folder: m.folder_id == f)
+                        operation(session, folder, records)
+            except errors.EngineError as exc:
+                raise UserError(account._explain_engine_error(exc, "imap")) from exc
+
+    def _uids(self):
+        return [m.imap_uid for m in self if m.imap_uid]
+
+    def _set_flag(self, flag, field, value):
+        self.check_access("write")
+        todo = self.filtered(lambda m: m[field] != value)
+        if not todo:
+            return
+
+        def operation(session, folder, records):
+            uids = records._uids()
+            if uids:
+                if value:
+                    session.add_flags(folder.name, uids, [flag])
+                else:
+                    session.remove_flags(folder.name, uids, [flag])
+
+        todo.sudo()._on_server(operation)
+        todo.sudo().write({field: value})
+
+    def action_mark_read(self):
+        self._set_flag("\\Seen", "is_read", True)
+
+    def action_mark_unread(self):
+        self._set_flag("\\Seen", "is_read", False)
+
+    def action_flag(self):
+        self._set_flag("\\Flagged", "is_flagged", True)
+
+    def action_unflag(self):
+        self._set_flag("\\Flagged", "is_flagged", False)
+
+    def _move_to(self, dest):
+        """MOVE these copies to *dest* (a crm.inbox.folder of the same account)."""
+        self.check_access("write")
+        todo = self.filtered(lambda m: m.folder_id != dest)
+        if not todo:
+            return
+        new_uids = {}
+
+        def operation(session, folder, records):
+            mapping = session.move(folder.name, records._uids(), dest.name)
+            for record in records:
+                new_uids[record.id] = mapping.get(record.imap_uid, 0)
+
+        todo.sudo()._on_server(operation)
+        for record in todo.sudo():
+            # UID 0: the next sync of *dest* fills it in, matched by Message-ID
+            record.write({"folder_id": dest.id, "uidvalidity": dest.uidvalidity,
+                          "imap_uid": new_uids.get(record.id, 0)})
+
+    def action_archive_mail(self):
+        for account in self.account_id:
+            archive = account._get_folder("\\Archive")
+            if not archive:
+                from odoo.exceptions import UserError
+                raise UserError(self.env._(
+                    "The mailbox %(email)s has no Archive folder: create one in your mail "
+                    "client, then test the connection again.", email=account.email))
+            self.filtered(lambda m, a=account: m.account_id == a)._move_to(archive)
+
+    def action_delete_mail(self):
+        """Delete on the server (to Trash, or expunged from Trash) and in Odoo.
+
+        A tombstone keeps the message from being imported again.
+        """
+        self.check_access("write")
+        for account in self.account_id:
+            mine = self.filtered(lambda m, a=account: m.account_id == a).sudo()
+            trash = account.sudo()._get_folder("\\Trash")
+
+            def operation(session, folder, records, trash=trash):
+                uids = records._uids()
+                if not uids:
+                    return
+                if trash and folder != trash:
+                    session.move(folder.name, uids, trash.name)
+                else:
+                    session.delete(folder.name, uids)
+
+            mine._on_server(operation)
+            self.env["crm.inbox.tombstone"].sudo().create([
+                {"account_id": account.id, "message_id": m.message_id}
+                for m in mine if m.message_id
+            ])
+            mine._remove_copies()
+
     # ------------------------------------------------------------------
     def action_reply(self):
         return self._open_composer("reply")
@@ -273,3 +406,15 @@ class CrmInboxMessage(models.Model):
             "default_mode": mode,
         })
 
+
+
+class CrmInboxTombstone(models.Model):
+    """A message deleted in Odoo on purpose: never imported again for that account."""
+
+    _name = "crm.inbox.tombstone"
+    _description = "Inbox Deleted Message"
+    _log_access = False
+
+    account_id = fields.Many2one("crm.inbox.account", required=True, ondelete="cascade",
+                                 index=True)
+    message_id = fields.Char("Message-ID", required=True, index=True)
