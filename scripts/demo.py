@@ -28,6 +28,12 @@ SETUP = """
 env = env(context=dict(env.context, tracking_disable=True))
 admin = env.ref("base.user_admin")
 admin.write({{"email": {email!r}, "name": "Demo Sales"}})
+for name, email in [("Acme Industries: line 3 retrofit", "elodie.durand@acme-industries.fr"),
+                    ("Northwind Traders: annual supply contract",
+                     "sarah.oconnor@northwind-traders.co.uk")]:
+    if not env["crm.lead"].search([("email_from", "=", email)]):
+        env["crm.lead"].create({{"name": name, "email_from": email, "type": "opportunity",
+                                 "user_id": admin.id}})
 Account = env["crm.inbox.account"]
 account = Account.search([("email", "=", {email!r})]) or Account.create({{"email": {email!r}}})
 account.write({{
