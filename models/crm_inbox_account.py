@@ -661,7 +661,11 @@ class CrmInboxAccount(models.Model):
                                   ("message_id", "=", message_id)], limit=1)
         if parent and message and parent.conversation_id and \
                 message.conversation_id != parent.conversation_id:
+            previous = message.conversation_id
             message.conversation_id = parent.conversation_id
+            (previous | parent.conversation_id)._refresh_summary()
+            if previous and not previous.inbox_message_ids:
+                previous.unlink()
         if warning and message:
             message.parse_warning = warning
         return message

@@ -25,107 +25,216 @@ class CrmInboxConversation(models.Model):
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     user_id = fields.Many2one("res.users", "Assigned to", tracking=True, index=True)
     inbox_message_ids = fields.One2many("crm.inbox.message", "conversation_id", "Email messages")
-    folder_ids = fields.Many2many("crm.inbox.folder", string="Folders",
-                                  compute="_compute_from_messages", store=True)
+    folder_ids = fields.Many2many(
+        "crm.inbox.folder", "crm_inbox_conversation_folder_rel", "conversation_id", "folder_id",
+        string="Folders", readonly=True)
     partner_ids = fields.Many2many("res.partner", string="Contacts")
     participant_emails = fields.Text(
         readonly=True, help="Normalized addresses seen in the conversation, space-separated.")
     lead_ids = fields.Many2many("crm.lead", string="Leads")
-    last_message_date = fields.Datetime("Last message", index=True)
-    email_count = fields.Integer(compute="_compute_from_messages", store=True, string="Emails")
-    is_unread = fields.Boolean("Unread", compute="_compute_from_messages", store=True)
-    is_flagged = fields.Boolean("Flagged", compute="_compute_from_messages", store=True)
-    last_email_from = fields.Char("From", compute="_compute_from_messages", store=True)
-    preview = fields.Char(compute="_compute_from_messages", store=True)
+    # summary of the emails, maintained in bulk by _refresh_summary() (not ORM computes:
+    # those would cost several queries per synced message)
+    last_message_date = fields.Datetime("Last message", index=True, readonly=True)
+    email_count = fields.Integer("Emails", readonly=True)
+    is_unread = fields.Boolean("Unread", readonly=True)
+    is_flagged = fields.Boolean("Flagged", readonly=True)
+    last_email_from = fields.Char("From", readonly=True)
+    preview = fields.Char(readonly=True)
 
-    @api.depends("inbox_message_ids.is_read", "inbox_message_ids.is_flagged",
-                 "inbox_message_ids.folder_id")
-    def _compute_from_messages(self):
-        for conversation in self:
-            messages = conversation.inbox_message_ids
-            conversation.folder_ids = messages.folder_id
-            conversation.email_count = len(messages)
-            conversation.is_unread = any(not m.is_read for m in messages)
-            conversation.is_flagged = any(m.is_flagged for m in messages)
-            last = messages.sorted("date")[-1:] if messages else messages
-            conversation.last_email_from = last.email_from
-            conversation.preview = (last.body_text or "")[:140].replace("\n", " ") or False
+    def _refresh_summary(self):
+        """Recompute the email summary of these conversations in a few SQL statements."""
+        ids = [i for i in self.ids if i]
+        if not ids:
+            return
+        cr = self.env.cr
+        self.env["crm.inbox.message"].flush_model()
+        cr.execute("""
+            UPDATE crm_inbox_conversation c
+               SET email_count = s.cnt, is_unread = s.unread, is_flagged = s.flagged,
+                   last_message_date = s.last_date, last_email_from = s.email_from,
+                   preview = s.preview
+              FROM (
+                SELECT conversation_id,
+                       count(*) AS cnt,
+                       bool_or(NOT coalesce(is_read, false)) AS unread,
+                       bool_or(coalesce(is_flagged, false)) AS flagged,
+                       max(date) AS last_date,
+                       (array_agg(email_from ORDER BY date DESC, id DESC))[1] AS email_from,
+                       left(regexp_replace(
+                           (array_agg(coalesce(body_text, '') ORDER BY date DESC, id DESC))[1],
+                           '\\s+', ' ', 'g'), 140) AS preview
+                  FROM crm_inbox_message
+                 WHERE conversation_id = ANY(%(ids)s)
+                 GROUP BY conversation_id
+              ) s
+             WHERE c.id = s.conversation_id;
+            DELETE FROM crm_inbox_conversation_folder_rel WHERE conversation_id = ANY(%(ids)s);
+            INSERT INTO crm_inbox_conversation_folder_rel (conversation_id, folder_id)
+                 SELECT DISTINCT conversation_id, folder_id FROM crm_inbox_message
+                  WHERE conversation_id = ANY(%(ids)s);
+        """, {"ids": ids})
+        self.invalidate_recordset([
+            "email_count", "is_unread", "is_flagged", "last_message_date", "last_email_from",
+            "preview", "folder_ids",
+        ])
 
     @api.model
-    def _find_or_create(self, account, msg, vals, participants):
-        """Return the conversation a new message belongs to (created if needed).
+    def _thread_index(self, account, parsed_messages):
+        """Map the Message-IDs a batch refers to onto their stored conversations.
+
+        Two queries per batch, whatever its size.
+
+        :returns: ``(by_message_id, by_parent)``: ``{Message-ID: conversation id}`` for
+            every stored message named in In-Reply-To/References of the batch, and
+            ``{Message-ID: conversation id}`` for stored messages that reply to a
+            message of the batch (a reply synced before its parent).
+        """
+        refs = {r for m in parsed_messages for r in (m.in_reply_to, *m.references) if r}
+        ids = [m.message_id for m in parsed_messages if m.message_id]
+        by_message_id, by_parent = {}, {}
+        cr = self.env.cr
+        if refs:
+            cr.execute(
+                "SELECT message_id, conversation_id FROM crm_inbox_message "
+                "WHERE account_id = %s AND message_id = ANY(%s) AND conversation_id IS NOT NULL",
+                (account.id, list(refs)))
+            by_message_id.update(cr.fetchall())
+        if ids:
+            cr.execute(
+                "SELECT in_reply_to, conversation_id FROM crm_inbox_message "
+                "WHERE account_id = %s AND in_reply_to = ANY(%s) AND conversation_id IS NOT NULL",
+                (account.id, ids))
+            by_parent.update(cr.fetchall())
+        return by_message_id, by_parent
+
+    @api.model
+    def _subject_match(self, account, msg, date, emails):
+        """A recent conversation a reply with rewritten headers belongs to, if any.
+
+        Only for subjects with a reply prefix ("Re:", "AW:", ...): same normalized
+        subject, a common participant, last message within SUBJECT_FALLBACK_DAYS.
+        """
+        subject = msg.subject or ""
+        normalized = normalize_subject(subject)
+        if not normalized or normalized == subject.strip().casefold():
+            return self.browse()
+        since = (date or fields.Datetime.now()) - timedelta(days=SUBJECT_FALLBACK_DAYS)
+        candidates = self.search(
+            [("account_id", "=", account.id), ("subject_normalized", "=", normalized),
+             ("last_message_date", ">=", since)], order="last_message_date desc", limit=20)
+        return candidates.filtered(
+            lambda c: emails & set((c.participant_emails or "").split()))[:1]
+
+    @api.model
+    def _assign_batch(self, account, items):
+        """Give each new message of a batch its conversation, creating the new ones.
 
         Threading (RFC 5322 §3.6.4): a message joins the conversation of any
         message it names in In-Reply-To/References, or of a message that
-        already names it; failing that, a reply ("Re: ...") whose headers were
-        rewritten joins a recent conversation with the same normalized subject
-        and a common contact.
-        """
-        Message = self.env["crm.inbox.message"]
-        refs = [r for r in [msg.in_reply_to, *msg.references] if r]
-        conversation = self.browse()
-        if refs:
-            conversation = Message.search(
-                [("account_id", "=", account.id), ("message_id", "in", refs),
-                 ("conversation_id", "!=", False)], limit=1).conversation_id
-        if not conversation and msg.message_id:
-            conversation = Message.search(
-                [("account_id", "=", account.id), ("in_reply_to", "=", msg.message_id),
-                 ("conversation_id", "!=", False)], limit=1).conversation_id
-        subject = msg.subject or ""
-        normalized = normalize_subject(subject)
-        own = normalize_email(account.email)
-        emails = {normalize_email(a.email) for a in (*msg.from_, *msg.to, *msg.cc)} - {"", own}
-        if not conversation and normalized and normalized != subject.strip().casefold():
-            since = (vals["date"] or fields.Datetime.now()) - timedelta(days=SUBJECT_FALLBACK_DAYS)
-            candidates = self.search(
-                [("account_id", "=", account.id), ("subject_normalized", "=", normalized),
-                 ("last_message_date", ">=", since)], order="last_message_date desc", limit=20)
-            conversation = candidates.filtered(
-                lambda c: emails & set((c.participant_emails or "").split()))[:1]
-        if not conversation:
-            conversation = self.with_context(
-                mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True,
-            ).create({
-                "name": subject or self.env._("(no subject)"),
-                "subject_normalized": normalized,
-                "account_id": account.id,
-                "user_id": account.user_id.id if account.account_type == "personal" else False,
-                "last_message_date": vals["date"],
-            })
-        updates = {}
-        known = set((conversation.participant_emails or "").split())
-        if emails - known:
-            updates["participant_emails"] = " ".join(sorted(known | emails))
-        new_partners = participants - conversation.partner_ids
-        if new_partners:
-            updates["partner_ids"] = [(4, p.id) for p in new_partners]
-        if vals["date"] and (not conversation.last_message_date
-                             or vals["date"] > conversation.last_message_date):
-            updates["last_message_date"] = vals["date"]
-        if updates:
-            conversation.write(updates)
-        if new_partners or emails - known:
-            conversation._link_leads(participants, sorted(emails))
-        return conversation
+        already names it (also within the batch); failing that, a reply whose
+        headers were rewritten joins a recent conversation with the same
+        normalized subject and a common participant; else it starts one.
 
-    def _link_leads(self, partners, emails):
-        """Link open leads whose contact or email address takes part in the conversation."""
-        self.ensure_one()
-        own = normalize_email(self.account_id.email)
-        emails = [e for e in emails if e and e != own]
-        domain = [("company_id", "in", [False, self.company_id.id])]
-        if partners and emails:
-            domain += ["|", ("partner_id", "in", partners.ids), ("email_normalized", "in", emails)]
-        elif partners:
-            domain += [("partner_id", "in", partners.ids)]
-        elif emails:
-            domain += [("email_normalized", "in", emails)]
+        :param items: list of ``(ParsedMessage, vals)``; ``vals`` (the message
+            values) get their ``conversation_id``.
+        :returns: the conversations touched (existing and new).
+        """
+        own = normalize_email(account.email)
+        by_message_id, by_parent = self._thread_index(account, [m for m, _v in items])
+        new_vals, slots = [], []  # slots: per item, an existing id or ("new", index)
+        for msg, vals in items:
+            emails = {normalize_email(a.email)
+                      for a in (*msg.from_, *msg.to, *msg.cc)} - {"", own}
+            target = None
+            for ref in (msg.in_reply_to, *msg.references):
+                if ref and ref in by_message_id:
+                    target = by_message_id[ref]
+                    break
+            if target is None and msg.message_id in by_parent:
+                target = by_parent[msg.message_id]
+            if target is None:
+                found = self._subject_match(account, msg, vals["date"], emails)
+                if found:
+                    target = found.id
+            if target is None:
+                target = ("new", len(new_vals))
+                new_vals.append({
+                    "name": msg.subject or self.env._("(no subject)"),
+                    "subject_normalized": normalize_subject(msg.subject or ""),
+                    "account_id": account.id,
+                    "user_id": account.user_id.id if account.account_type == "personal"
+                    else False,
+                    "last_message_date": vals["date"],
+                })
+            if msg.message_id:
+                by_message_id[msg.message_id] = target
+            slots.append((target, emails, vals))
+        created = self.browse()
+        if new_vals:
+            created = self.with_context(
+                mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True,
+                mail_notrack=True,
+            ).create(new_vals)
+        touched = {}
+        for target, emails, vals in slots:
+            conv_id = created[target[1]].id if isinstance(target, tuple) else target
+            vals["conversation_id"] = conv_id
+            entry = touched.setdefault(conv_id, [set(), set()])
+            entry[0] |= emails
+            entry[1] |= set(vals["partner_ids"][0][2])
+        conversations = self.browse(list(touched))
+        conversations._add_participants(touched)
+        return conversations
+
+    def _add_participants(self, touched):
+        """Record new participants (addresses and contacts) and link their leads.
+
+        :param touched: ``{conversation id: [set of emails, set of partner ids]}``
+        """
+        all_emails = set().union(*(e for e, _p in touched.values())) if touched else set()
+        all_partners = set().union(*(p for _e, p in touched.values())) if touched else set()
+        leads_by_email, leads_by_partner = self._find_leads(all_emails, all_partners)
+        for conversation in self:
+            emails, partner_ids = touched[conversation.id]
+            known = set((conversation.participant_emails or "").split())
+            updates = {}
+            if emails - known:
+                updates["participant_emails"] = " ".join(sorted(known | emails))
+            new_partners = partner_ids - set(conversation.partner_ids.ids)
+            if new_partners:
+                updates["partner_ids"] = [(4, pid) for pid in new_partners]
+            leads = set()
+            for email in emails - known:
+                leads |= leads_by_email.get(email, set())
+            for pid in new_partners:
+                leads |= leads_by_partner.get(pid, set())
+            leads -= set(conversation.lead_ids.ids)
+            if leads:
+                updates["lead_ids"] = [(4, lid) for lid in leads]
+            if updates:
+                conversation.write(updates)
+
+    def _find_leads(self, emails, partner_ids):
+        """Open leads (same company or none) by contact and by normalized address, one query."""
+        if not emails and not partner_ids:
+            return {}, {}
+        company_ids = list({False, *self.company_id.ids})
+        domain = [("company_id", "in", company_ids)]
+        if emails and partner_ids:
+            domain += ["|", ("partner_id", "in", list(partner_ids)),
+                       ("email_normalized", "in", list(emails))]
+        elif partner_ids:
+            domain += [("partner_id", "in", list(partner_ids))]
         else:
-            return
-        leads = self.env["crm.lead"].sudo().search(domain) - self.sudo().lead_ids
-        if leads:
-            self.sudo().lead_ids = [(4, lead.id) for lead in leads]
+            domain += [("email_normalized", "in", list(emails))]
+        by_email, by_partner = {}, {}
+        for lead in self.env["crm.lead"].sudo().search_fetch(
+                domain, ["partner_id", "email_normalized"]):
+            if lead.email_normalized:
+                by_email.setdefault(lead.email_normalized, set()).add(lead.id)
+            if lead.partner_id:
+                by_partner.setdefault(lead.partner_id.id, set()).add(lead.id)
+        return by_email, by_partner
 
     def action_reply(self):
         self.ensure_one()

@@ -227,8 +227,12 @@ class CrmInboxFolder(models.Model):
             if new != (bool(is_read), bool(is_flagged)):
                 updates.setdefault(new, []).append(row_id)
         Message = self.env["crm.inbox.message"]
+        changed_rows = Message
         for (is_read, is_flagged), row_ids in updates.items():
-            Message.browse(row_ids).write({"is_read": is_read, "is_flagged": is_flagged})
+            rows = Message.browse(row_ids)
+            rows.write({"is_read": is_read, "is_flagged": is_flagged})
+            changed_rows |= rows
+        changed_rows.conversation_id._refresh_summary()
         on_server = set(session.search_uids(min_uid=1))
         gone = [known[uid][0] for uid in known if uid not in on_server]
         if gone:

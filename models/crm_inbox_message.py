@@ -162,26 +162,118 @@ class CrmInboxMessage(models.Model):
         partners = self.env["res.partner"]._crm_inbox_find_partners(
             account, [p for _f, p in parsed]
         )
-        created = 0
+        new, rekeyed = [], self.browse()
         for fetched_msg, msg in parsed:
-            flags = set(fetched_msg.flags)
             row = waiting.pop(msg.message_id, None) if msg.message_id else None
             if row:
+                flags = set(fetched_msg.flags)
                 row.write({
                     "uidvalidity": uidvalidity, "imap_uid": fetched_msg.uid,
                     "is_read": "\\Seen" in flags, "is_flagged": "\\Flagged" in flags,
                 })
-                continue
+                rekeyed |= row
+            else:
+                new.append((fetched_msg, msg))
+        if rekeyed:
+            rekeyed.conversation_id._refresh_summary()
+        if not new:
+            return 0
+        try:
+            with self.env.cr.savepoint():
+                return len(self._store_batch(folder, new, partners))
+        except Exception:  # noqa: BLE001 - retried one by one below
+            _logger.warning("crm_inbox: batch of %s messages of %s failed, storing one by one",
+                            len(new), folder.name, exc_info=True)
+        for fetched_msg, msg in new:
             try:
                 with self.env.cr.savepoint():
-                    self._create_from_parsed(folder, fetched_msg, msg, partners)
+                    self._store_batch(folder, [(fetched_msg, msg)], partners)
             except Exception as exc:  # noqa: BLE001 - never block the sync on one message
                 _logger.warning("crm_inbox: storing UID %s of %s raw: %s",
                                 fetched_msg.uid, folder.name, exc, exc_info=True)
                 with self.env.cr.savepoint():
                     self._create_raw(folder, fetched_msg, str(exc))
-            created += 1
-        return created
+        return len(new)
+
+    def _store_batch(self, folder, items, partners):
+        """Create the rows, conversations and attachments of new messages in bulk.
+
+        A handful of queries per batch plus about two per message (row, contacts).
+
+        :param items: list of ``(FetchedMessage, ParsedMessage)``.
+        :param partners: ``{normalized email: res.partner}``.
+        :returns: the new rows.
+        """
+        account = folder.account_id
+        pairs = [(msg, self._prepare_vals(folder, fetched_msg, msg, partners))
+                 for fetched_msg, msg in items]
+        conversations = self.env["crm.inbox.conversation"]._assign_batch(account, pairs)
+        rows = self.create([vals for _msg, vals in pairs])
+        attachment_vals, cid_owners = [], []
+        for row, (fetched_msg, msg) in zip(rows, items):
+            for att in msg.attachments:
+                attachment_vals.append({
+                    "name": att.filename or "attachment", "raw": att.data,
+                    "mimetype": att.content_type, "res_model": self._name, "res_id": row.id,
+                })
+                cid_owners.append((row, att.content_id))
+            if msg.malformed:
+                attachment_vals.append({
+                    "name": f"original-{fetched_msg.uid}.eml", "raw": fetched_msg.raw,
+                    "mimetype": "message/rfc822", "res_model": self._name, "res_id": row.id,
+                })
+                cid_owners.append((row, ""))
+        if attachment_vals:
+            attachments = self.env["ir.attachment"].sudo().create(attachment_vals)
+            cids = {}
+            for (row, content_id), attachment in zip(cid_owners, attachments):
+                if content_id:
+                    cids.setdefault(row, {})[content_id.strip("<>")] = attachment.id
+            for row, mapping in cids.items():
+                row.cid_map = json.dumps(mapping)
+        conversations._refresh_summary()
+        return rows
+
+    def _prepare_vals(self, folder, fetched_msg, msg, partners):
+        """Values of the row of one parsed message (no query)."""
+        account = folder.account_id
+        own = normalize_email(account.email)
+        from_addr = msg.from_[0] if msg.from_ else None
+        author = partners.get(normalize_email(from_addr.email)) if from_addr else None
+        participant_ids = []
+        for addr in (*msg.from_, *msg.to, *msg.cc):
+            partner = partners.get(normalize_email(addr.email))
+            if partner and partner.id not in participant_ids:
+                participant_ids.append(partner.id)
+        direction = "out" if from_addr and normalize_email(from_addr.email) == own else "in"
+        date = msg.date or fetched_msg.internal_date
+        if date is not None and date.tzinfo is not None:
+            date = date.astimezone(timezone.utc).replace(tzinfo=None)
+        return {
+            "account_id": account.id,
+            "folder_id": folder.id,
+            "uidvalidity": folder.uidvalidity,
+            "imap_uid": fetched_msg.uid,
+            "message_id": msg.message_id or False,
+            "in_reply_to": msg.in_reply_to or False,
+            "references": " ".join(msg.references) or False,
+            "date": date or fields.Datetime.now(),
+            "subject": msg.subject or False,
+            "email_from": _addresses(msg.from_) or False,
+            "email_to": _addresses(msg.to) or False,
+            "email_cc": _addresses(msg.cc) or False,
+            "author_id": author.id if author else False,
+            "partner_ids": [(6, 0, participant_ids)],
+            "body_text": msg.body_text or False,
+            "body_html": msg.body_html or False,
+            "is_read": "\\Seen" in fetched_msg.flags,
+            "is_flagged": "\\Flagged" in fetched_msg.flags,
+            "direction": direction,
+            "size": msg.size or len(fetched_msg.raw),
+            "is_malformed": msg.malformed,
+            "parse_warning": "\n".join(msg.warnings) or False,
+            "attachment_count": len(msg.attachments),
+        }
 
     def _create_raw(self, folder, fetched_msg, warning):
         row = self.create({
@@ -201,68 +293,6 @@ class CrmInboxMessage(models.Model):
             "mimetype": "message/rfc822", "res_model": self._name, "res_id": self.id,
         })
 
-    def _create_from_parsed(self, folder, fetched_msg, msg, partners):
-        account = folder.account_id
-        own = normalize_email(account.email)
-        from_addr = msg.from_[0] if msg.from_ else None
-        author = partners.get(normalize_email(from_addr.email)) if from_addr else None
-        participants = self.env["res.partner"]
-        for addr in (*msg.from_, *msg.to, *msg.cc):
-            partner = partners.get(normalize_email(addr.email))
-            if partner:
-                participants |= partner
-        direction = "out" if from_addr and normalize_email(from_addr.email) == own else "in"
-        date = msg.date or fetched_msg.internal_date
-        if date is not None and date.tzinfo is not None:
-            date = date.astimezone(timezone.utc).replace(tzinfo=None)
-        warnings = "\n".join(msg.warnings) or False
-        vals = {
-            "account_id": account.id,
-            "folder_id": folder.id,
-            "uidvalidity": folder.uidvalidity,
-            "imap_uid": fetched_msg.uid,
-            "message_id": msg.message_id or False,
-            "in_reply_to": msg.in_reply_to or False,
-            "references": " ".join(msg.references) or False,
-            "date": date or fields.Datetime.now(),
-            "subject": msg.subject or False,
-            "email_from": _addresses(msg.from_) or False,
-            "email_to": _addresses(msg.to) or False,
-            "email_cc": _addresses(msg.cc) or False,
-            "author_id": author.id if author else False,
-            "partner_ids": [(6, 0, participants.ids)],
-            "body_text": msg.body_text or False,
-            "body_html": msg.body_html or False,
-            "is_read": "\\Seen" in fetched_msg.flags,
-            "is_flagged": "\\Flagged" in fetched_msg.flags,
-            "direction": direction,
-            "size": msg.size or len(fetched_msg.raw),
-            "is_malformed": msg.malformed,
-            "parse_warning": warnings,
-            "attachment_count": len(msg.attachments),
-        }
-        vals["conversation_id"] = self.env["crm.inbox.conversation"]._find_or_create(
-            account, msg, vals, participants
-        ).id
-        row = self.create(vals)
-        if msg.attachments:
-            cids = {}
-            attachments = self.env["ir.attachment"].create([{
-                "name": att.filename or "attachment",
-                "raw": att.data,
-                "mimetype": att.content_type,
-                "res_model": self._name,
-                "res_id": row.id,
-            } for att in msg.attachments])
-            for att, record in zip(msg.attachments, attachments):
-                if att.content_id:
-                    cids[att.content_id.strip("<>")] = record.id
-            if cids:
-                row.cid_map = json.dumps(cids)
-        if msg.malformed:
-            row._attach_raw(fetched_msg.raw)
-        return row
-
     def _remove_copies(self):
         """Forget these mailbox copies (gone from the server), with their attachments.
 
@@ -276,6 +306,7 @@ class CrmInboxMessage(models.Model):
             lambda c: not c.inbox_message_ids
             and not c.message_ids.filtered(lambda m: m.message_type == "comment"))
         empty.unlink()
+        (conversations - empty).exists()._refresh_summary()
 
     # ------------------------------------------------------------------
     # changes made in Odoo, written to the server (two-way sync)
@@ -320,6 +351,7 @@ class CrmInboxMessage(models.Model):
 
         todo.sudo()._on_server(operation)
         todo.sudo().write({field: value})
+        todo.sudo().conversation_id._refresh_summary()
 
     def action_mark_read(self):
         self._set_flag("\\Seen", "is_read", True)
@@ -351,6 +383,7 @@ class CrmInboxMessage(models.Model):
             # UID 0: the next sync of *dest* fills it in, matched by Message-ID
             record.write({"folder_id": dest.id, "uidvalidity": dest.uidvalidity,
                           "imap_uid": new_uids.get(record.id, 0)})
+        todo.sudo().conversation_id._refresh_summary()
 
     def action_archive_mail(self):
         for account in self.account_id:

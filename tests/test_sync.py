@@ -1,5 +1,6 @@
 import time
 
+from odoo import sql_db
 from odoo.tests import tagged
 
 from ..engine.demo import demo_mailbox
@@ -22,9 +23,11 @@ class TestSync(CrmInboxCase):
         the server's \\Seen flags are untouched."""
         account, demo = self._synced_demo(200)
         before = {f: self.dovecot.flags(account.email, f) for f in ("INBOX", "Sent")}
+        queries = sql_db.sql_counter
         started = time.perf_counter()
         new = account._sync()
         elapsed = time.perf_counter() - started
+        queries = sql_db.sql_counter - queries
         Message = self.env["crm.inbox.message"]
         self.assertEqual(new, 200)
         self.assertEqual(Message.search_count([("account_id", "=", account.id)]), 200)
@@ -50,7 +53,7 @@ class TestSync(CrmInboxCase):
         self.assertTrue(Message.search_count([("account_id", "=", account.id),
                                               ("attachment_count", ">", 0)]))
         print(f"crm_inbox: first sync of {new} demo messages took {elapsed:.2f} s "
-              f"({new / elapsed:.0f} messages/s)")
+              f"({new / elapsed:.0f} messages/s, {queries / new:.1f} SQL queries/message)")
 
     def test_html_is_sanitized_and_remote_images_blocked(self):
         account, _demo = self._synced_demo(60)
