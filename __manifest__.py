@@ -16,6 +16,8 @@
         "security/ir.model.access.csv",
         "security/crm_inbox_security.xml",
         "data/ir_cron_data.xml",
+        "data/ir_config_parameter_data.xml",
+        "data/crm_inbox_oauth_cron.xml",
         "views/crm_inbox_message_views.xml",
         "views/crm_inbox_conversation_views.xml",
         "views/crm_inbox_folder_views.xml",
@@ -24,6 +26,7 @@
         "views/crm_lead_views.xml",
         "views/res_config_settings_views.xml",
         "wizard/crm_inbox_compose_views.xml",
+        "wizard/crm_inbox_account_setup_views.xml",
         "views/crm_inbox_menus.xml",
     ],
     "assets": {

@@ -798,7 +798,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "username": grant.email,
                     "email": grant.email,
                     "sub": hashlib.sha256(grant.email.lower().encode()).hexdigest()[:24],
-                    "token_type": kind,
+                    # RFC 7662 2.2: the RFC 6749 5.1 type; Dovecot insists on "Bearer"
+                    "token_type": "Bearer" if kind == "access_token" else kind,
                     "iss": srv.base_url,
                 }
                 if kind == "access_token":

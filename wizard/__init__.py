@@ -1,1 +1,2 @@
 from . import crm_inbox_compose
+from . import crm_inbox_account_setup
