@@ -549,7 +549,10 @@ def main() -> int:
             for i, run in enumerate(res["resync"], 1):
                 log(f"    resync {i}: {run['wall_s'] * 1000:.0f} ms, {run['value']} new, "
                     f"{run['queries']} queries, state {run['state']}")
-            print_phases("(d) no-change resync (last run)", res["resync"][-1], 1, "sync")
+            print_phases("(d) no-change resync 1 (the second _sync())", res["resync"][0], 1,
+                         "sync")
+            if len(res["resync"]) > 1:
+                print_phases("(d) no-change resync (last run)", res["resync"][-1], 1, "sync")
 
         # -- summary ------------------------------------------------------------
         print("\n" + "=" * 96)
@@ -586,10 +589,13 @@ def main() -> int:
                   f"{bare['fetch_parse_rate']:16.0f}")
         if rs:
             times = [r["wall_s"] for r in rs["resync"]]
-            print(f"  {f'(d) no-change resync of {args.resync_messages} (s, median)':58s} "
+            print(f"  {f'(d) first sync of {args.resync_messages}: messages/s':58s} "
+                  f"{rs['first']['value'] / max(rs['first']['wall_s'], 1e-9):16.1f}")
+            print(f"  {'(d) no-change resync 1 = the second _sync() (s)':58s} {times[0]:16.3f}")
+            print(f"  {'(d) no-change resyncs, median of all (s)':58s} "
                   f"{statistics.median(times):16.3f}")
-            print(f"  {'(d) no-change resync: SQL queries':58s} "
-                  f"{rs['resync'][-1]['queries']:16d}")
+            print(f"  {'(d) no-change resync 1 / last: SQL queries':58s} "
+                  f"{rs['resync'][0]['queries']:>7d} / {rs['resync'][-1]['queries']:<6d}")
 
         print(f"\n  {'target':58s} {'measured':>16s}  result")
         verdicts = []
@@ -613,9 +619,9 @@ def main() -> int:
             qpm = crm["queries"] / max(crm["value"], 1)
             target("SQL queries per message <= 10", f"{qpm:.1f}", qpm <= TARGETS["queries_per_msg"])
         if rs:
-            med = statistics.median(r["wall_s"] for r in rs["resync"])
-            target(f"no-change resync of {args.resync_messages} messages < 1 s",
-                   f"{med * 1000:.0f} ms", med < TARGETS["resync_s"])
+            worst = max(r["wall_s"] for r in rs["resync"])
+            target(f"no-change resync of {args.resync_messages} messages < 1 s (slowest run)",
+                   f"{worst * 1000:.0f} ms", worst < TARGETS["resync_s"])
         print(f"\n  {sum(verdicts)}/{len(verdicts)} targets met")
         with open(os.path.join(work, "results.json"), "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=1, default=str)
