@@ -168,57 +168,80 @@ class CrmInboxConversation(models.Model):
                 })
             if msg.message_id:
                 by_message_id[msg.message_id] = target
-            slots.append((target, emails, vals))
+            slots.append((target, emails, set(vals["partner_ids"][0][2])))
+        # participants and leads: one lead query per batch; new conversations get them
+        # in their create() values, existing ones through _add_participants()
+        all_emails = set().union(*(e for _t, e, _p in slots))
+        all_partners = set().union(*(p for _t, _e, p in slots))
+        leads = self._find_leads(account, all_emails, all_partners)
+        new_people = [[set(), set()] for _v in new_vals]
+        existing = {}
+        for target, emails, partner_ids in slots:
+            entry = new_people[target[1]] if isinstance(target, tuple) else \
+                existing.setdefault(target, [set(), set()])
+            entry[0] |= emails
+            entry[1] |= partner_ids
+        for vals, (emails, partner_ids) in zip(new_vals, new_people):
+            vals["participant_emails"] = " ".join(sorted(emails)) or False
+            vals["partner_ids"] = [(6, 0, sorted(partner_ids))]
+            lead_ids = self._leads_for(leads, emails, partner_ids)
+            if lead_ids:
+                vals["lead_ids"] = [(6, 0, sorted(lead_ids))]
         created = self.browse()
         if new_vals:
             created = self.with_context(
                 mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True,
                 mail_notrack=True,
             ).create(new_vals)
-        touched = {}
-        for target, emails, vals in slots:
+        touched = set(existing)
+        for (target, _emails, _partners), (_msg, vals) in zip(slots, items):
             conv_id = created[target[1]].id if isinstance(target, tuple) else target
             vals["conversation_id"] = conv_id
-            entry = touched.setdefault(conv_id, [set(), set()])
-            entry[0] |= emails
-            entry[1] |= set(vals["partner_ids"][0][2])
-        conversations = self.browse(list(touched))
-        conversations._add_participants(touched)
-        return conversations
+            touched.add(conv_id)
+        self.browse(list(existing))._add_participants(existing, leads)
+        return self.browse(list(touched))
 
-    def _add_participants(self, touched):
+    def _add_participants(self, people, leads):
         """Record new participants (addresses and contacts) and link their leads.
 
-        :param touched: ``{conversation id: [set of emails, set of partner ids]}``
+        :param people: ``{conversation id: [set of emails, set of partner ids]}``
+        :param leads: the maps returned by :meth:`_find_leads`.
         """
-        all_emails = set().union(*(e for e, _p in touched.values())) if touched else set()
-        all_partners = set().union(*(p for _e, p in touched.values())) if touched else set()
-        leads_by_email, leads_by_partner = self._find_leads(all_emails, all_partners)
         for conversation in self:
-            emails, partner_ids = touched[conversation.id]
+            emails, partner_ids = people[conversation.id]
             known = set((conversation.participant_emails or "").split())
             updates = {}
             if emails - known:
                 updates["participant_emails"] = " ".join(sorted(known | emails))
             new_partners = partner_ids - set(conversation.partner_ids.ids)
             if new_partners:
-                updates["partner_ids"] = [(4, pid) for pid in new_partners]
-            leads = set()
-            for email in emails - known:
-                leads |= leads_by_email.get(email, set())
-            for pid in new_partners:
-                leads |= leads_by_partner.get(pid, set())
-            leads -= set(conversation.lead_ids.ids)
-            if leads:
-                updates["lead_ids"] = [(4, lid) for lid in leads]
+                updates["partner_ids"] = [(4, pid) for pid in sorted(new_partners)]
+            lead_ids = self._leads_for(leads, emails - known, new_partners)
+            lead_ids -= set(conversation.lead_ids.ids)
+            if lead_ids:
+                updates["lead_ids"] = [(4, lid) for lid in sorted(lead_ids)]
             if updates:
                 conversation.write(updates)
 
-    def _find_leads(self, emails, partner_ids):
-        """Open leads (same company or none) by contact and by normalized address, one query."""
+    @staticmethod
+    def _leads_for(leads, emails, partner_ids):
+        by_email, by_partner = leads
+        found = set()
+        for email in emails:
+            found |= by_email.get(email, set())
+        for pid in partner_ids:
+            found |= by_partner.get(pid, set())
+        return found
+
+    @api.model
+    def _find_leads(self, account, emails, partner_ids):
+        """Leads (the account's company or none) by contact and by normalized address.
+
+        One query. :returns: ``({email: {lead ids}}, {partner id: {lead ids}})``
+        """
         if not emails and not partner_ids:
             return {}, {}
-        company_ids = list({False, *self.company_id.ids})
+        company_ids = [False, account.company_id.id]
         domain = [("company_id", "in", company_ids)]
         if emails and partner_ids:
             domain += ["|", ("partner_id", "in", list(partner_ids)),

@@ -145,6 +145,10 @@ class CrmInboxFolder(models.Model):
                         "highest_modseq": 0})
         elif not self.uidvalidity:
             self.uidvalidity = plan.uidvalidity
+        if not self.initial_done and not self.highest_modseq and status.highest_modseq:
+            # the MODSEQ cursor of the first pass is taken before anything is fetched: a change
+            # made while the (possibly sliced) first pass runs is above it and seen later
+            self.highest_modseq = status.highest_modseq
         vals = {}
         if self.uidnext != status.uidnext:
             vals["uidnext"] = status.uidnext
@@ -201,10 +205,13 @@ class CrmInboxFolder(models.Model):
         modseq = status.highest_modseq
         if modseq and self.highest_modseq and modseq == self.highest_modseq:
             return  # RFC 7162 §3.1.2.1: nothing changed in this folder
+        # every row with a UID, also above the cursor: a copy moved here from Odoo gets
+        # its UID from COPYUID, and when another client expunges it before this folder's
+        # next sync, the search for new mail never reaches it (it would stay forever)
         self.env.cr.execute(
             "SELECT imap_uid, id, is_read, is_flagged FROM crm_inbox_message "
-            "WHERE folder_id = %s AND uidvalidity = %s AND imap_uid > 0 AND imap_uid <= %s",
-            (self.id, self.uidvalidity, self.last_uid),
+            "WHERE folder_id = %s AND uidvalidity = %s AND imap_uid > 0",
+            (self.id, self.uidvalidity),
         )
         known = {uid: (row_id, is_read, is_flagged)
                  for uid, row_id, is_read, is_flagged in self.env.cr.fetchall()}
