@@ -1,5 +1,6 @@
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from odoo import api, fields, models
 
@@ -33,6 +34,10 @@ DEFAULT_SYNCED_ROLES = ("\\Inbox", "\\Sent")
 BATCH_SIZE = 50
 #: UIDs per UID FETCH (FLAGS) when the server lacks CONDSTORE.
 FLAG_SWEEP_PAGE = 5000
+
+
+def _fetch_batch(session, uids):
+    return list(session.fetch(uids, batch_size=BATCH_SIZE))
 
 
 class CrmInboxFolder(models.Model):
@@ -167,21 +172,30 @@ class CrmInboxFolder(models.Model):
             uids = session.search_uids(since=plan.since, min_uid=plan.min_uid)
             if max_messages is not None and len(uids) > max_messages:
                 uids, complete = uids[:max_messages], False
-            for start in range(0, len(uids), BATCH_SIZE):
-                if deadline is not None and time.monotonic() > deadline:
-                    complete = False
-                    break
-                batch = uids[start:start + BATCH_SIZE]
-                fetched = list(session.fetch(batch, batch_size=BATCH_SIZE))
-                stored += Message._ingest(self, fetched)
-                self.last_uid = max(batch)
-                self._commit()
+            batches = [uids[i:i + BATCH_SIZE] for i in range(0, len(uids), BATCH_SIZE)]
+            # the next batch is fetched from the server while this one is stored: only the
+            # worker thread touches the IMAP session, only this thread the database
+            with ThreadPoolExecutor(max_workers=1) as prefetch:
+                pending = prefetch.submit(_fetch_batch, session, batches[0]) if batches else None
+                for index, batch in enumerate(batches):
+                    fetched = pending.result()
+                    pending = None
+                    stop = deadline is not None and time.monotonic() > deadline
+                    if index + 1 < len(batches) and not stop:
+                        pending = prefetch.submit(_fetch_batch, session, batches[index + 1])
+                    stored += Message._ingest(self, fetched)
+                    self.last_uid = max(batch)
+                    self._commit()
+                    if stop and index + 1 < len(batches):
+                        complete = False
+                        break
         if complete:
             if not self.initial_done:
                 self.initial_done = True
                 self._drop_stale_rows()
-            else:
-                self._sync_changes(session, status)
+            # also when a first pass ends: if it took several runs (interrupted, sliced),
+            # rows stored by an earlier run may have changed or gone on the server since
+            self._sync_changes(session, status)
         if self.sync_complete != complete:
             self.sync_complete = complete
         self._commit()
