@@ -372,13 +372,24 @@ class CrmInboxMessage(models.Model):
         if not todo:
             return
         new_uids = {}
+        gone = set()
 
         def operation(session, folder, records):
             mapping = session.move(folder.name, records._uids(), dest.name)
+            uidplus = "UIDPLUS" in session.capabilities
             for record in records:
                 new_uids[record.id] = mapping.get(record.imap_uid, 0)
+                if uidplus and record.imap_uid and not new_uids[record.id]:
+                    # COPYUID (RFC 4315) lists every UID moved: this one was already
+                    # expunged or moved by another client. A UID 0 row in *dest*
+                    # would never be matched by a sync (a phantom); the next sync of
+                    # wherever the message went imports it again.
+                    gone.add(record.id)
 
         todo.sudo()._on_server(operation)
+        if gone:
+            todo.sudo().filtered(lambda m: m.id in gone)._remove_copies()
+            todo = todo.filtered(lambda m: m.id not in gone)
         for record in todo.sudo():
             # UID 0: the next sync of *dest* fills it in, matched by Message-ID
             record.write({"folder_id": dest.id, "uidvalidity": dest.uidvalidity,

@@ -44,6 +44,23 @@ else
   summary+=("odoo: skipped (odoo is not importable here; install Odoo 18.0 to run it)")
 fi
 
+# tier "kill": real Odoo sync processes SIGKILLed at random points (scripts/kill_test.py)
+if "$PY" -c "import odoo" 2>/dev/null; then
+  echo "== tier kill: SIGKILLed Odoo sync processes, then exactness =="
+  klog="$(mktemp)"
+  "$PY" scripts/kill_test.py 2>&1 | tee "$klog"
+  krc=${PIPESTATUS[0]}
+  kline=$(grep -E "^kill test (passed|FAILED)" "$klog" | tail -1)
+  if [ "$krc" -eq 0 ]; then
+    summary+=("kill: passed (${kline#kill test passed: })")
+  else
+    summary+=("kill: FAILED (exit $krc; ${kline:-no result line})"); status=1
+  fi
+  rm -f "$klog"
+else
+  summary+=("kill: skipped (odoo is not importable here)")
+fi
+
 echo
 echo "== test tiers =="
 printf '  %s\n' "${summary[@]}"
