@@ -6,3 +6,8 @@ from . import crm_inbox_conversation
 from . import res_partner
 from . import crm_lead
 from . import res_config_settings
+from . import res_company
+from . import res_users
+from . import crm_inbox_account_member
+from . import crm_inbox_account_sharing
+from . import crm_inbox_signature

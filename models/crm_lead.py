@@ -21,3 +21,26 @@ class CrmLead(models.Model):
             "crm_inbox.crm_inbox_conversation_action")
         action["domain"] = [("lead_ids", "in", self.ids)]
         return action
+
+    crm_inbox_email_digest = fields.Html(
+        "Team emails", compute="_compute_crm_inbox_email_digest", sanitize=False,
+        groups="crm_inbox.group_crm_inbox_user",
+        help="The emails of this lead's conversations in every mailbox, at the level each "
+        "account allows.")
+
+    def _compute_crm_inbox_email_digest(self):
+        Message = self.env["crm.inbox.message"]
+        for lead in self:
+            lead.crm_inbox_email_digest = Message._crm_inbox_render_digest(
+                lead.crm_inbox_get_emails()) if lead.id else False
+
+    def crm_inbox_get_emails(self):
+        """The emails of this lead's conversations, each at the level its account allows.
+
+        See ``crm.inbox.message._crm_inbox_visible_emails``; the caller must be able
+        to read the lead.
+        """
+        self.ensure_one()
+        self.check_access("read")
+        return self.env["crm.inbox.message"]._crm_inbox_visible_emails(
+            [("conversation_id.lead_ids", "in", self.ids)])

@@ -10,6 +10,16 @@ class ResConfigSettings(models.TransientModel):
         "Messages per account and sync run", config_parameter="crm_inbox.max_messages_per_run",
         default=2000,
         help="A long first sync proceeds in slices of this size, one per scheduled run.")
+    # accounts and access (models/crm_inbox_account_sharing.py)
+    crm_inbox_enabled = fields.Boolean(
+        related="company_id.crm_inbox_enabled", readonly=False)
+    crm_inbox_max_accounts = fields.Integer(
+        related="company_id.crm_inbox_max_accounts", readonly=False)
+    group_crm_inbox_read_personal = fields.Boolean(
+        "Administrators can read personal mail",
+        implied_group="crm_inbox.group_crm_inbox_read_personal",
+        group="crm_inbox.group_crm_inbox_manager",
+        help="Off (default): the mail of personal accounts is seen by their owner only.")
 
     # provider detection (engine/discovery.py)
     crm_inbox_ispdb_url = fields.Char(

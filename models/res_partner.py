@@ -69,3 +69,28 @@ class ResPartner(models.Model):
             ])
             found.update(zip(missing, created))
         return {email: partner.with_env(self.env) for email, partner in found.items()}
+
+    # ------------------------------------------------------------------
+    # emails of colleagues' accounts, at each account's visibility level
+    # ------------------------------------------------------------------
+    crm_inbox_email_digest = fields.Html(
+        "Team emails", compute="_compute_crm_inbox_email_digest", sanitize=False,
+        groups="crm_inbox.group_crm_inbox_user",
+        help="This contact's emails in every mailbox, at the level each account allows.")
+
+    def _compute_crm_inbox_email_digest(self):
+        Message = self.env["crm.inbox.message"]
+        for partner in self:
+            partner.crm_inbox_email_digest = Message._crm_inbox_render_digest(
+                partner.crm_inbox_get_emails()) if partner.id else False
+
+    def crm_inbox_get_emails(self):
+        """This contact's emails in all mailboxes, each at the level its account allows.
+
+        See ``crm.inbox.message._crm_inbox_visible_emails``; the caller must be able
+        to read the contact.
+        """
+        self.ensure_one()
+        self.check_access("read")
+        return self.env["crm.inbox.message"]._crm_inbox_visible_emails(
+            [("partner_ids", "in", self.ids)])

@@ -2,6 +2,9 @@ from . import test_connection
 from . import test_sync
 from . import test_send
 from . import test_crm
+from . import test_security
+from . import test_security_rpc
+from . import test_signature
 from . import test_two_way
 from . import test_setup_wizard
 from . import test_oauth_flow

@@ -1,2 +1,3 @@
 from . import crm_inbox_compose
+from . import crm_inbox_account_disconnect
 from . import crm_inbox_account_setup

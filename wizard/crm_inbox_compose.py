@@ -2,6 +2,7 @@ import logging
 from datetime import timezone
 from email.utils import getaddresses
 
+from lxml import html as lxml_html
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
@@ -35,7 +36,10 @@ class CrmInboxCompose(models.TransientModel):
     _description = "Inbox Composer"
 
     account_id = fields.Many2one("crm.inbox.account", "From", required=True,
-                                 domain="[('state', '=', 'connected')]")
+                                 domain="[('state', '=', 'connected'), ('can_send', '=', True)]")
+    signature_id = fields.Many2one(
+        "crm.inbox.signature", "Signature",
+        domain="[('user_id', '=', uid), ('account_id', 'in', [False, account_id])]")
     parent_id = fields.Many2one("crm.inbox.message", "Replying to")
     mode = fields.Selection([("new", "New email"), ("reply", "Reply"),
                              ("reply_all", "Reply all"), ("forward", "Forward")],
@@ -62,16 +66,15 @@ class CrmInboxCompose(models.TransientModel):
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
         if not values.get("account_id"):
-            account = self.env["crm.inbox.account"].search(
-                [("user_id", "=", self.env.uid), ("state", "=", "connected")], limit=1)
-            values["account_id"] = account.id
+            values["account_id"] = self.env.user._crm_inbox_default_account(sending=True).id
         parent = self.env["crm.inbox.message"].browse(values.get("parent_id"))
         account = self.env["crm.inbox.account"].browse(values.get("account_id"))
         mode = values.get("mode", "new")
-        signature = self.env.user.signature
-        body = Markup("<p><br></p>")
-        if signature and not is_html_empty(signature):
-            body += Markup("<p>-- </p>") + signature
+        signature = self.env["crm.inbox.signature"]._find_main(account)
+        if signature:
+            values.setdefault("signature_id", signature.id)
+        body = Markup("<p><br></p>") + self._signature_block(
+            signature.body if signature else self.env.user.signature)
         if parent:
             own = normalize_email(account.email or parent.account_id.email)
             if mode in ("reply", "reply_all"):
@@ -105,6 +108,39 @@ class CrmInboxCompose(models.TransientModel):
         return values
 
     @staticmethod
+    def _signature_block(signature_html):
+        """The signature wrapped in a marked block the composer can swap later."""
+        if not signature_html or is_html_empty(signature_html):
+            return Markup('<div class="o_crm_inbox_signature"></div>')
+        return Markup('<div class="o_crm_inbox_signature"><p>-- </p>%s</div>') % Markup(
+            signature_html)
+
+    @api.onchange("account_id")
+    def _onchange_account_id_signature(self):
+        if not self.account_id:
+            return
+        if self.signature_id.account_id and self.signature_id.account_id != self.account_id:
+            self.signature_id = self.env["crm.inbox.signature"]._find_main(self.account_id)
+        elif not self.signature_id:
+            self.signature_id = self.env["crm.inbox.signature"]._find_main(self.account_id)
+
+    @api.onchange("signature_id")
+    def _onchange_signature_id(self):
+        if not self.signature_id:
+            return
+        block = self._signature_block(self.signature_id.body)
+        doc = lxml_html.fragment_fromstring(str(self.body or ""), create_parent="div")
+        new = lxml_html.fragment_fromstring(str(block))
+        old = doc.xpath("//div[contains(concat(' ', normalize-space(@class), ' '), "
+                        "' o_crm_inbox_signature ')]")
+        if old:
+            old[0].getparent().replace(old[0], new)
+        else:
+            doc.insert(min(1, len(doc)), new)
+        self.body = Markup((doc.text or "") + "".join(
+            lxml_html.tostring(child, encoding="unicode") for child in doc))
+
+    @staticmethod
     def _format(addr):
         return f"{addr.name} <{addr.email}>" if addr.name else addr.email
 
@@ -117,6 +153,7 @@ class CrmInboxCompose(models.TransientModel):
         """
         self.ensure_one()
         account = self.account_id
+        account._check_can_send()
         if account.state != "connected":
             raise UserError(self.env._("The account %(email)s is not connected: re-connect it "
                                        "first.", email=account.email))
