@@ -34,6 +34,9 @@
         "views/crm_inbox_menus.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "crm_inbox/static/src/views/**/*",
+        ],
         "web.assets_tests": ["crm_inbox/static/tests/tours/**/*"],
     },
     "installable": True,

@@ -9,5 +9,6 @@ from . import test_two_way
 from . import test_setup_wizard
 from . import test_oauth_flow
 from . import test_ui
+from . import test_ui_reconnect
 from . import test_sync_stateful
 from . import test_sync_faults
