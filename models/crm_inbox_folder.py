@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from odoo import api, fields, models
 
+from ..engine.parallel import ParseWorker
 from ..engine.sync import FolderState, plan_folder
 
 _logger = logging.getLogger(__name__)
@@ -36,8 +37,10 @@ BATCH_SIZE = 50
 FLAG_SWEEP_PAGE = 5000
 
 
-def _fetch_batch(session, uids):
-    return list(session.fetch(uids, batch_size=BATCH_SIZE))
+def _fetch_batch(session, worker, uids):
+    """Fetch a batch and have it parsed by the worker process (runs in a thread)."""
+    fetched = list(session.fetch(uids, batch_size=BATCH_SIZE))
+    return fetched, worker.parse_many([f.raw for f in fetched])
 
 
 class CrmInboxFolder(models.Model):
@@ -175,15 +178,18 @@ class CrmInboxFolder(models.Model):
             batches = [uids[i:i + BATCH_SIZE] for i in range(0, len(uids), BATCH_SIZE)]
             # the next batch is fetched from the server while this one is stored: only the
             # worker thread touches the IMAP session, only this thread the database
-            with ThreadPoolExecutor(max_workers=1) as prefetch:
-                pending = prefetch.submit(_fetch_batch, session, batches[0]) if batches else None
+            # and parsed on another core by a worker process (engine.parallel)
+            with ThreadPoolExecutor(max_workers=1) as prefetch, ParseWorker() as worker:
+                pending = (prefetch.submit(_fetch_batch, session, worker, batches[0])
+                           if batches else None)
                 for index, batch in enumerate(batches):
-                    fetched = pending.result()
+                    fetched, parsed = pending.result()
                     pending = None
                     stop = deadline is not None and time.monotonic() > deadline
                     if index + 1 < len(batches) and not stop:
-                        pending = prefetch.submit(_fetch_batch, session, batches[index + 1])
-                    stored += Message._ingest(self, fetched)
+                        pending = prefetch.submit(_fetch_batch, session, worker,
+                                                  batches[index + 1])
+                    stored += Message._ingest(self, fetched, parsed)
                     self.last_uid = max(batch)
                     self._commit()
                     if stop and index + 1 < len(batches):

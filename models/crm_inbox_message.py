@@ -123,7 +123,7 @@ class CrmInboxMessage(models.Model):
     # ingestion
     # ------------------------------------------------------------------
     @api.model
-    def _ingest(self, folder, fetched):
+    def _ingest(self, folder, fetched, parsed=None):
         """Store a batch of ``engine.imap.FetchedMessage`` of *folder*.
 
         Idempotent: copies already stored under (folder, UIDVALIDITY, UID) are
@@ -131,6 +131,10 @@ class CrmInboxMessage(models.Model):
         Message-ID instead of duplicated; a copy APPENDed by Odoo to Sent gets
         its UID. A message that cannot be parsed is stored raw (attached as
         .eml) with a warning. Returns the number of new rows.
+
+        :param fetched: list of ``engine.imap.FetchedMessage``.
+        :param parsed: their ``ParsedMessage`` in the same order when already
+            parsed (by ``engine.parallel.ParseWorker``), else ``None``.
         """
         if not fetched:
             return 0
@@ -143,7 +147,11 @@ class CrmInboxMessage(models.Model):
         todo = [f for f in fetched if not f.uid or f.uid not in known]
         if not todo:
             return 0
-        parsed = [(f, parse_message(f.raw)) for f in todo]
+        if parsed is not None:
+            by_uid = {id(f): p for f, p in zip(fetched, parsed)}
+            parsed = [(f, by_uid[id(f)]) for f in todo]
+        else:
+            parsed = [(f, parse_message(f.raw)) for f in todo]
         ids = [p.message_id for _f, p in parsed if p.message_id]
         if ids:
             # mail deleted in Odoo on purpose is not imported again (tombstones)
