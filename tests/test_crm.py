@@ -53,3 +53,12 @@ class TestCrmLinks(CrmInboxCase):
         conversations = self.env["crm.inbox.conversation"].search([("account_id", "=", account.id)])
         self.assertEqual(len(conversations), 1)
         self.assertEqual(conversations.email_count, 2)
+
+    def test_inbox_opens_on_the_primary_account(self):
+        first = self._connect(self._fresh_account())
+        second = self._connect(self._fresh_account())
+        self.user.sudo().crm_inbox_primary_account_id = second
+        action = self.env["crm.inbox.account.setup"].with_user(self.user).action_open_inbox()
+        self.assertEqual(action["res_model"], "crm.inbox.conversation")
+        self.assertEqual(action["context"]["searchpanel_default_account_id"], second.id)
+        self.assertNotEqual(first, second)

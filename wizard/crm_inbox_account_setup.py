@@ -145,8 +145,13 @@ class CrmInboxAccountSetup(models.TransientModel):
         if not self.env["crm.inbox.account"].search_count(
                 [("user_id", "=", self.env.uid)], limit=1):
             return self.action_open()
-        return self.env["ir.actions.act_window"]._for_xml_id(
+        action = self.env["ir.actions.act_window"]._for_xml_id(
             "crm_inbox.crm_inbox_conversation_action")
+        primary = self.env.user._crm_inbox_default_account()
+        if primary:
+            # the primary account is selected first in the left-hand panel
+            action["context"] = {"searchpanel_default_account_id": primary.id}
+        return action
 
     def _reopen(self):
         self.ensure_one()
