@@ -76,8 +76,8 @@ class TestSyncFaults(CrmInboxCase):
         original = Message._ingest
         calls = []
 
-        def _ingest(records, folder, fetched):
-            result = original(records, folder, fetched)
+        def _ingest(records, folder, fetched, parsed=None):
+            result = original(records, folder, fetched, parsed)
             calls.append(len(fetched))
             if len(calls) == 1:
                 fault()
