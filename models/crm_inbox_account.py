@@ -2,6 +2,7 @@ import logging
 import threading
 import time
 import uuid
+from datetime import timedelta
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
@@ -114,6 +115,10 @@ class CrmInboxAccount(models.Model):
         "Synced since", copy=False, readonly=True,
         help="First day imported, fixed when the account first syncs.",
     )
+    sync_interval = fields.Integer(
+        "Sync every (minutes)", default=5,
+        help="How often the scheduled sync fetches this mailbox. The scheduler itself runs "
+        "every 5 minutes, so shorter intervals are not useful.")
     create_partners = fields.Boolean(
         "Create contacts for unknown senders", default=True,
     )
@@ -141,6 +146,8 @@ class CrmInboxAccount(models.Model):
     conversation_count = fields.Integer(compute="_compute_message_count")
 
     _sql_constraints = [
+        ("sync_interval_positive", "CHECK(sync_interval > 0)",
+         "The sync interval must be at least one minute."),
         ("imap_port_range", "CHECK(imap_port >= 0 AND imap_port <= 65535)",
          "The IMAP port must be between 1 and 65535."),
         ("smtp_port_range", "CHECK(smtp_port >= 0 AND smtp_port <= 65535)",
@@ -593,7 +600,11 @@ class CrmInboxAccount(models.Model):
     @api.model
     def _cron_sync_accounts(self):
         """Scheduled action: sync every due account; one failure never stops the others."""
-        accounts = self.search([("state", "in", ("connected", "error"))])
+        now = fields.Datetime.now()
+        accounts = self.search([("state", "in", ("connected", "error"))]).filtered(
+            lambda a: not a.last_sync_date or not all(a.folder_ids.filtered("sync_enabled")
+                                                      .mapped("sync_complete"))
+            or a.last_sync_date + timedelta(minutes=max(a.sync_interval, 1) - 0.5) <= now)
         params = self.env["ir.config_parameter"].sudo()
         max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))
         # stay well inside the cron's time limit (limit_time_real_cron, default 120 s)

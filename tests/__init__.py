@@ -12,3 +12,4 @@ from . import test_ui
 from . import test_ui_reconnect
 from . import test_sync_stateful
 from . import test_sync_faults
+from . import test_email_corpus_sync

@@ -1,6 +1,6 @@
 import time
 
-from odoo import sql_db
+from odoo import fields, sql_db
 from odoo.tests import tagged
 
 from ..engine.demo import demo_mailbox
@@ -149,3 +149,17 @@ class TestSync(CrmInboxCase):
         copies = self.env["crm.inbox.message"].sudo().search(
             [("message_id", "=", "<both-1@client.example>")])
         self.assertEqual(copies.account_id, first | second)
+
+    def test_cron_respects_each_account_sync_interval(self):
+        account, _demo = self._synced_demo(3)
+        account._sync()
+        account.sync_interval = 60
+        raw = (b"From: x@client.example\r\nSubject: later\r\nMessage-ID: <later@client.example>"
+               b"\r\n\r\nx\r\n")
+        self.dovecot.append(account.email, "INBOX", raw)
+        self.env["crm.inbox.account"]._cron_sync_accounts()
+        self.assertEqual(account.message_count, 3, "synced less than 60 minutes ago: not due")
+        account.sudo().last_sync_date = fields.Datetime.subtract(fields.Datetime.now(), hours=2)
+        self.env["crm.inbox.account"]._cron_sync_accounts()
+        account.invalidate_recordset(["message_count"])
+        self.assertEqual(account.message_count, 4)
