@@ -433,20 +433,28 @@ class CrmInboxAccount(models.Model):
         return super().write(vals)
 
     def action_sync_now(self):
-        """Run the sync now, in this request, and report the result."""
+        """Sync now, in this request, for at most ``crm_inbox.sync_now_time_budget``
+        seconds (default 20); a longer first sync goes on in the scheduled action, which
+        is triggered at once."""
         self.ensure_one()
         if self.state == "draft":
             raise UserError(self.env._("Test the connection first, then sync."))
         self.check_access("write")
-        result = self._sync()
+        budget = float(self.env["ir.config_parameter"].sudo().get_param(
+            "crm_inbox.sync_now_time_budget", 20))
+        result = self._sync(time_budget=budget)
         if self.state in ("error", "auth_failed"):
             raise UserError(self.last_error)
+        message = self.env._("%(count)s new messages.", count=result)
+        if not all(self.sudo().folder_ids.filtered("sync_enabled").mapped("sync_complete")):
+            self.env.ref("crm_inbox.ir_cron_crm_inbox_sync").sudo()._trigger()
+            message += " " + self.env._("The rest is synced in the background.")
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "type": "success",
-                "message": self.env._("%(count)s new messages.", count=result),
+                "message": message,
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }

@@ -163,3 +163,15 @@ class TestSync(CrmInboxCase):
         self.env["crm.inbox.account"]._cron_sync_accounts()
         account.invalidate_recordset(["message_count"])
         self.assertEqual(account.message_count, 4)
+
+    def test_sync_now_is_bounded_and_the_rest_goes_to_the_background(self):
+        account, _demo = self._synced_demo(120)
+        self.env["ir.config_parameter"].sudo().set_param("crm_inbox.sync_now_time_budget", "0.001")
+        result = account.with_user(self.user).action_sync_now()
+        self.assertIn("background", result["params"]["message"])
+        Message = self.env["crm.inbox.message"]
+        partial = Message.search_count([("account_id", "=", account.id)])
+        self.assertLess(partial, 120)
+        self.assertFalse(account.sudo()._get_folder("\\Inbox").sync_complete)
+        account._sync()
+        self.assertEqual(Message.search_count([("account_id", "=", account.id)]), 120)
