@@ -7,6 +7,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import config
 
 from ..engine import errors
 from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
@@ -690,6 +691,50 @@ class CrmInboxAccount(models.Model):
         return message
 
 
+SECRET_PREFIX = "crm_inbox_enc1:"
+
+
+def _secret_fernet():
+    """The Fernet of the ``crm_inbox_secret_key`` option of the Odoo configuration file
+    (a key from ``Fernet.generate_key()``), or ``None`` when it is not set."""
+    key = config.get("crm_inbox_secret_key")
+    if not key:
+        return None
+    from cryptography.fernet import Fernet
+
+    return Fernet(key.encode() if isinstance(key, str) else key)
+
+
+class SecretChar(fields.Char):
+    """A Char encrypted at rest (Fernet: AES-128-CBC + HMAC-SHA256) when the Odoo
+    configuration file sets ``crm_inbox_secret_key``; stored as is otherwise.
+
+    Values are encrypted on their way to the database and decrypted when read from a
+    record; values stored before the key was set stay readable. A value that cannot
+    be decrypted (the key changed) reads as empty: the account then fails to log in
+    and its owner is asked to re-connect.
+    """
+
+    def convert_to_column(self, value, record, values=None, validate=True):
+        value = super().convert_to_column(value, record, values, validate)
+        fernet = _secret_fernet()
+        if value and fernet and not value.startswith(SECRET_PREFIX):
+            value = SECRET_PREFIX + fernet.encrypt(value.encode()).decode()
+        return value
+
+    def convert_to_record(self, value, record):
+        value = super().convert_to_record(value, record)
+        if isinstance(value, str) and value.startswith(SECRET_PREFIX):
+            fernet = _secret_fernet()
+            try:
+                value = fernet.decrypt(value[len(SECRET_PREFIX):].encode()).decode()
+            except Exception:  # noqa: BLE001 - no key, wrong key or damaged value
+                _logger.warning("crm_inbox: a stored secret of %s cannot be decrypted with the "
+                                "configured crm_inbox_secret_key", record)
+                value = False
+        return value
+
+
 class CrmInboxAccountSecret(models.Model):
     """Passwords and tokens of an account. No access rights: only sudo code reads it."""
 
@@ -700,8 +745,8 @@ class CrmInboxAccountSecret(models.Model):
     account_id = fields.Many2one(
         "crm.inbox.account", required=True, ondelete="cascade", index=True
     )
-    imap_password = fields.Char()
-    smtp_password = fields.Char()
+    imap_password = SecretChar()
+    smtp_password = SecretChar()
 
     _sql_constraints = [
         ("account_unique", "UNIQUE(account_id)", "One secret row per account."),

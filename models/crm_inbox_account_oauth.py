@@ -17,6 +17,7 @@ from odoo.exceptions import UserError
 
 from ..engine import errors, oauth
 from ..engine.discovery import DiscoveryConfig
+from .crm_inbox_account import SecretChar
 
 _logger = logging.getLogger(__name__)
 
@@ -372,5 +373,5 @@ class CrmInboxAccount(models.Model):
 class CrmInboxAccountSecret(models.Model):
     _inherit = "crm.inbox.account.secret"
 
-    oauth_access_token = fields.Char()
-    oauth_refresh_token = fields.Char()
+    oauth_access_token = SecretChar()
+    oauth_refresh_token = SecretChar()

@@ -13,3 +13,4 @@ from . import test_ui_reconnect
 from . import test_sync_stateful
 from . import test_sync_faults
 from . import test_email_corpus_sync
+from . import test_secret_encryption
