@@ -1,3 +1,4 @@
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import CrmInboxCase
@@ -62,3 +63,9 @@ class TestCrmLinks(CrmInboxCase):
         self.assertEqual(action["res_model"], "crm.inbox.conversation")
         self.assertEqual(action["context"]["searchpanel_default_account_id"], second.id)
         self.assertNotEqual(first, second)
+
+    def test_inbox_refuses_to_open_when_integrated_email_is_off(self):
+        self._connect(self._fresh_account())
+        self.env.company.crm_inbox_enabled = False
+        with self.assertRaisesRegex(UserError, "Use integrated email"):
+            self.env["crm.inbox.account.setup"].with_user(self.user).action_open_inbox()

@@ -142,6 +142,11 @@ class CrmInboxAccountSetup(models.TransientModel):
     @api.model
     def action_open_inbox(self):
         """The Inbox menu: the conversations, or this wizard when the user has no mailbox."""
+        if not self.env.company.crm_inbox_enabled:
+            raise UserError(self.env._(
+                "Integrated email is turned off for %(company)s: an administrator can turn "
+                "it on in Settings > Inbox > Use integrated email.",
+                company=self.env.company.name))
         if not self.env["crm.inbox.account"].search_count(
                 [("user_id", "=", self.env.uid)], limit=1):
             return self.action_open()
