@@ -199,10 +199,14 @@ class CrmInboxAccount(models.Model):
             folders = account.folder_ids.filtered("sync_enabled")
             done = sum(folders.mapped("message_count"))
             total = sum(folders.mapped("server_count"))
-            account.sync_in_progress = any(f.initial_done is False or not f.sync_complete
-                                           for f in folders) and account.state != "draft"
+            account.sync_in_progress = account.state != "draft" and account._sync_unfinished()
             account.sync_progress = self.env._("%(done)s / %(total)s messages",
                                                done=done, total=total)
+
+    def _sync_unfinished(self):
+        """Whether a synced folder of this account still has a first pass to finish."""
+        self.ensure_one()
+        return not all(self.folder_ids.filtered("sync_enabled").mapped("sync_complete"))
 
     def _compute_message_count(self):
         messages = dict(
@@ -447,7 +451,7 @@ class CrmInboxAccount(models.Model):
         if self.state in ("error", "auth_failed"):
             raise UserError(self.last_error)
         message = self.env._("%(count)s new messages.", count=result)
-        if not all(self.sudo().folder_ids.filtered("sync_enabled").mapped("sync_complete")):
+        if self.sudo()._sync_unfinished():
             self.env.ref("crm_inbox.ir_cron_crm_inbox_sync").sudo()._trigger()
             message += " " + self.env._("The rest is synced in the background.")
         return {
@@ -611,8 +615,7 @@ class CrmInboxAccount(models.Model):
         """Scheduled action: sync every due account; one failure never stops the others."""
         now = fields.Datetime.now()
         accounts = self.search([("state", "in", ("connected", "error"))]).filtered(
-            lambda a: not a.last_sync_date or not all(a.folder_ids.filtered("sync_enabled")
-                                                      .mapped("sync_complete"))
+            lambda a: not a.last_sync_date or a._sync_unfinished()
             or a.last_sync_date + timedelta(minutes=max(a.sync_interval, 1) - 0.5) <= now)
         params = self.env["ir.config_parameter"].sudo()
         max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))
@@ -632,8 +635,7 @@ class CrmInboxAccount(models.Model):
                     self.env.cr.rollback()
             done += 1
         # unfinished first syncs count as remaining work: the scheduler runs again ASAP
-        unfinished = accounts.filtered(lambda a: a.state == "connected" and any(
-            not f.sync_complete for f in a.folder_ids.filtered("sync_enabled")))
+        unfinished = accounts.filtered(lambda a: a.state == "connected" and a._sync_unfinished())
         self.env["ir.cron"]._notify_progress(
             done=done, remaining=max(len(accounts) - done, len(unfinished)))
         return True

@@ -5,7 +5,9 @@ from datetime import timezone
 from lxml import html as lxml_html
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
+from ..engine import errors
 from ..engine.mime import normalize_email, parse_message
 from .crm_inbox_folder import BigInteger
 
@@ -326,10 +328,6 @@ class CrmInboxMessage(models.Model):
         server error becomes a UserError naming the fix, and nothing is changed
         in Odoo (the caller writes after this returns).
         """
-        from odoo.exceptions import UserError
-
-        from ..engine import errors
-
         for account in self.account_id:
             mine = self.filtered(lambda m: m.account_id == account)
             try:
@@ -408,7 +406,6 @@ class CrmInboxMessage(models.Model):
         for account in self.account_id:
             archive = account._get_folder("\\Archive")
             if not archive:
-                from odoo.exceptions import UserError
                 raise UserError(self.env._(
                     "The mailbox %(email)s has no Archive folder: create one in your mail "
                     "client, then test the connection again.", email=account.email))
