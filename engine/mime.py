@@ -321,15 +321,18 @@ _FIELD_NAME_RE = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
 def normalize_email(value: str) -> str:
     """Normalize an email address for matching.
 
-    Strips spaces and lower-cases the **whole** address, local part included,
-    as Odoo's ``email_normalize`` does: RFC 5321 §2.4 lets the local part be
-    case-sensitive, but in practice no provider treats it so, and partners are
-    matched case-insensitively on ``email_normalized``. A ``Name <a@b>`` form
-    is accepted and reduced to its addr-spec.
+    Follows Odoo's ``odoo.tools.mail.email_normalize`` exactly, since contacts
+    are matched on ``res.partner.email_normalized``: spaces stripped, the
+    domain lower-cased, an ASCII local part lower-cased (RFC 5321 §2.4 lets it
+    be case-sensitive, but no provider treats it so), a non-ASCII local part
+    kept as written (SMTPUTF8, RFC 6531, makes no case promise). A dotless
+    domain (``admin@intranet``, RFC 5321 §2.3.5) is accepted, as Odoo does.
+    A ``Name <a@b>`` form is reduced to its addr-spec.
 
     :param value: an address as written, e.g. ``" Jane.Doe@Example.COM "``.
-    :returns: ``"jane.doe@example.com"``, or ``""`` when ``value`` is not one
-        plain ``local@domain`` address (quoted local parts are refused).
+    :returns: ``"jane.doe@example.com"`` (``"Élodie@acme.fr"`` for
+        ``"Élodie@ACME.fr"``), or ``""`` when ``value`` is not one plain
+        ``local@domain`` address (quoted local parts are refused).
     """
     if not isinstance(value, str):
         return ""
@@ -344,12 +347,13 @@ def normalize_email(value: str) -> str:
     local, domain = value.rsplit("@", 1)
     if local.startswith(".") or local.endswith(".") or ".." in local:
         return ""
-    # a dotless domain ("localhost") is legal in RFC 5321 but never a real mailbox
-    if "." not in domain or domain.startswith(".") or domain.endswith(".") or ".." in domain:
+    if domain.startswith(".") or domain.endswith(".") or ".." in domain:
         return ""
     if any(unicodedata.category(c).startswith("C") for c in value):
         return ""
-    return value.lower()
+    if local.isascii():
+        local = local.lower()
+    return f"{local}@{domain.lower()}"
 
 
 def is_valid_message_id(value: str) -> bool:

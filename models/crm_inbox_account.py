@@ -15,6 +15,10 @@ from ..engine.smtp import SMTPSession, SMTPSettings
 
 _logger = logging.getLogger(__name__)
 
+
+class _NothingToSync(Exception):
+    """No folder of the account is switched on (an account-level setting to fix)."""
+
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
 SYNC_FROM = [
     ("now", "Now (new mail only)"),
@@ -552,14 +556,27 @@ class CrmInboxAccount(models.Model):
                 self.sync_since = self._compute_sync_since()
             deadline = time.monotonic() + time_budget if time_budget else None
             with self._imap_session() as session:
-                for folder in self.folder_ids.filtered("sync_enabled"):
-                    new += folder._sync_folder(session, max_messages=max_messages,
-                                               deadline=deadline)
+                if not self.with_context(active_test=False).folder_ids:
+                    # connected without a folder list (a sign-in finished, Test connection
+                    # never did): list them now, Inbox and Sent on by default
+                    self.env["crm.inbox.folder"]._update_from_server(
+                        self, session.list_folders())
+                folders = self.folder_ids.filtered("sync_enabled")
+                if not folders:
+                    raise _NothingToSync()
+                for folder in folders:
+                    new += folder._sync_folder_scoped(session, max_messages, deadline)
             self.write({
                 "state": "connected",
                 "last_error": False,
                 "last_sync_date": fields.Datetime.now(),
             })
+        except _NothingToSync:
+            self.write({"state": "error", "last_sync_date": fields.Datetime.now(),
+                        "last_error": self.env._(
+                            "No folder of %(email)s is selected for sync: open the account "
+                            "and switch on Sync for the folders to bring in (Inbox, Sent).",
+                            email=self.email)})
         except errors.AuthenticationFailed as exc:
             if self._auto_commit():
                 self.env.cr.rollback()

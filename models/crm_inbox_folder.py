@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from odoo import api, fields, models
 
+from ..engine import errors
 from ..engine.parallel import ParseWorker
 from ..engine.sync import FolderState, plan_folder
 
@@ -61,6 +62,10 @@ class CrmInboxFolder(models.Model):
                                    help="Special-use role announced by the server (RFC 6154).")
     sync_enabled = fields.Boolean("Sync", default=False)
     present_on_server = fields.Boolean(default=True, readonly=True)
+    sync_error = fields.Char(
+        copy=False, readonly=True,
+        help="Why the last sync of this folder stopped (e.g. deleted on the server); the "
+             "account's other folders went on syncing.")
     uidvalidity = BigInteger("UIDVALIDITY", copy=False, readonly=True)
     last_uid = BigInteger("Last synced UID", copy=False, readonly=True)
     uidnext = BigInteger("UIDNEXT", copy=False, readonly=True)
@@ -108,7 +113,8 @@ class CrmInboxFolder(models.Model):
             role = info.special_use if info.special_use in dict(SPECIAL_USE) else False
             folder = existing.get(info.name)
             if folder:
-                folder.write({"special_use": role, "present_on_server": True})
+                folder.write({"special_use": role, "present_on_server": True,
+                              "sync_error": False})
             else:
                 self.create({
                     "account_id": account.id,
@@ -120,6 +126,41 @@ class CrmInboxFolder(models.Model):
         for name, folder in existing.items():
             if name not in seen:
                 folder.present_on_server = False
+
+    def _sync_folder_scoped(self, session, max_messages=None, deadline=None):
+        """``_sync_folder`` with folder-scoped errors (as OfflineIMAP's FOLDER severity).
+
+        A folder deleted on the server (:class:`engine.errors.FolderGone`) or one the
+        server refuses to open (``NO`` to EXAMINE, e.g. no permission) ends this folder
+        only: it is marked (``present_on_server``, ``sync_error``), its synced mail is
+        kept, and the account's other folders go on. Anything else (authentication,
+        connection) propagates and ends the run.
+
+        :returns: number of messages stored (0 when the folder was skipped).
+        """
+        self.ensure_one()
+        try:
+            stored = self._sync_folder(session, max_messages=max_messages, deadline=deadline)
+        except (errors.FolderGone, errors.ProtocolFailed) as exc:
+            if isinstance(exc, errors.ProtocolFailed) and exc.step not in ("select", "examine"):
+                raise
+            if self.env["crm.inbox.account"]._auto_commit():
+                self.env.cr.rollback()  # back to the folder's last committed batch
+            gone = isinstance(exc, errors.FolderGone)
+            _logger.warning("crm_inbox: folder %s of account %s skipped: %s",
+                            self.name, self.account_id.id, exc)
+            self.write({
+                "present_on_server": not gone,
+                "sync_error": self.env._("“%(folder)s” no longer exists on the server.",
+                                         folder=self.name) if gone else
+                self.env._("The server refused to open “%(folder)s”: check that the "
+                           "mailbox may read it.", folder=self.name),
+            })
+            self._commit()
+            return 0
+        if self.sync_error or not self.present_on_server:
+            self.write({"sync_error": False, "present_on_server": True})
+        return stored
 
     def _sync_folder(self, session, max_messages=None, deadline=None):
         """Bring this folder in line with the server; return the number of new rows.

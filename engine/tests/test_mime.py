@@ -576,11 +576,17 @@ def test_reply_and_forward_subjects():
     ("  jane@example.com \n", "jane@example.com"),
     ("Jane <Jane@Example.com>", "jane@example.com"),
     ("élodie@acme.fr", "élodie@acme.fr"),
+    # as Odoo's email_normalize: a non-ASCII local part keeps its case, the domain is lowered
+    ("Élodie@ACME.fr", "Élodie@acme.fr"),
+    ("Jürgen.Müller@Beispiel.DE", "Jürgen.Müller@beispiel.de"),
+    ("ÉLODIE@Acmé.FR", "ÉLODIE@acmé.fr"),
     ("a+tag@sub.example.co.uk", "a+tag@sub.example.co.uk"),
     ("no-at-sign", ""),
     ("a@b@c.example", ""),
     ("a b@c.example", ""),
-    ("a@localhost", ""),
+    # a dotless domain is a valid address (RFC 5321 §2.3.5) and Odoo normalizes it
+    ("a@localhost", "a@localhost"),
+    ("Admin@Intranet", "admin@intranet"),
     ("a@.example", ""),
     ("a..b@example.com", ""),
     ("@example.com", ""),
