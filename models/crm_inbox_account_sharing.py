@@ -285,8 +285,9 @@ class CrmInboxAccount(models.Model):
                 messages.unlink()
                 self.env["crm.inbox.conversation"].sudo().search(
                     [("account_id", "=", account.id)]).unlink()
-                system.folder_ids.write({"uidvalidity": 0, "last_uid": 0, "uidnext": 0,
-                                         "initial_done": False})
+                system.folder_ids.write({"uidvalidity": 0, "last_uid": 0, "low_uid": 0,
+                                         "uidnext": 0, "highest_modseq": 0,
+                                         "initial_done": False, "sync_complete": False})
             system.write({"state": "disconnected", "imap_cert_fingerprint": False,
                           "smtp_cert_fingerprint": False, "last_error": False})
             account.message_post(

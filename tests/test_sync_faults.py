@@ -25,7 +25,7 @@ from unittest.mock import patch
 from odoo.tests import tagged
 
 from ..engine.imap import IMAPSession
-from ..models.crm_inbox_folder import BATCH_SIZE
+from ..engine.sync import BATCH_SIZE
 from .common import CrmInboxCase
 from .test_sync_stateful import compare, odoo_state, server_state
 
@@ -114,7 +114,9 @@ class TestSyncFaults(CrmInboxCase):
         self.assertIn(stored, (BATCH_SIZE, 2 * BATCH_SIZE),
                       "whole batches are kept, with their cursor")
         inbox = account._get_folder("\\Inbox")
-        self.assertEqual(inbox.last_uid, stored)
+        # newest first: the stored batches are the newest UIDs, bounded by the two cursors
+        self.assertEqual(inbox.last_uid, COUNT)
+        self.assertEqual(inbox.low_uid, COUNT - stored + 1)
         self.assertFalse(inbox.initial_done)
         # meanwhile another client reads one and deletes one of the stored ones
         uids = self.dovecot.uids(account.email, "INBOX")

@@ -14,6 +14,7 @@ def test_incremental_pass_searches_above_cursor_without_since():
 
 
 def test_uidnext_says_nothing_new():
+    assert plan_folder(FolderState(7, 0, True), 7, 1, None).up_to_date  # empty folder
     assert plan_folder(FolderState(7, 49, True), 7, 50, None).up_to_date
 
 
