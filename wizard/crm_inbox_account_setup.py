@@ -478,16 +478,26 @@ class CrmInboxAccountSetup(models.TransientModel):
     # step 3: folders, first sync
     # ------------------------------------------------------------------
     def action_finish(self):
-        """Save the folder choice and run the first sync, then open the conversations."""
+        """Save the folder choice, sync the newest mail, then open the conversations.
+
+        The first sync runs newest first: this request stores a first slice
+        (``crm_inbox.first_slice_messages`` per folder, default 100, within
+        ``crm_inbox.first_slice_time_budget`` seconds, default 3), so the user sees
+        their latest mail at once; the scheduled action, triggered now, fills in
+        the history backwards.
+        """
         self.ensure_one()
         account = self.account_id
         if not account:
             raise UserError(self.env._("Connect the account first."))
         account.check_access("write")
-        account._sync(max_messages=int(self.env["ir.config_parameter"].sudo().get_param(
-            "crm_inbox.max_messages_per_run", 2000)))
+        params = self.env["ir.config_parameter"].sudo()
+        account._sync(max_messages=int(params.get_param("crm_inbox.first_slice_messages", 100)),
+                      time_budget=float(params.get_param("crm_inbox.first_slice_time_budget", 3)))
         if account.state == "auth_failed":
             raise UserError(account.last_error)
+        if account.sudo()._sync_unfinished():
+            self.env.ref("crm_inbox.ir_cron_crm_inbox_sync").sudo()._trigger()
         action = account.action_open_conversations()
         action["target"] = "main"
         return action
