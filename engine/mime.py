@@ -1163,6 +1163,8 @@ def _as_address(value: Address | str) -> list[Address]:
     if isinstance(value, Address):
         check_header_value("Address", value.name)
         check_header_value("Address", value.email)
+        if "=?" in value.email:
+            raise HeaderInjection(f"encoded-word in email address {value.email!r}")
         if not normalize_email(value.email):
             raise HeaderInjection(f"invalid email address {value.email!r}")
         return [Address(name=_clean_display(value.name), email=value.email.strip())]
@@ -1178,6 +1180,8 @@ def _as_address(value: Address | str) -> list[Address]:
         raise HeaderInjection(f"invalid address list {value!r}") from exc
     out = []
     for display, spec in parsed:
+        if "=?" in spec:
+            raise HeaderInjection(f"encoded-word in email address {spec!r}")
         if not normalize_email(spec):
             raise HeaderInjection(f"invalid email address {spec!r}")
         out.append(Address(name=_clean_display(display or ""), email=spec))
