@@ -458,7 +458,7 @@ class CrmInboxAccountSetup(models.TransientModel):
         nonce, _sep, signature = rest.partition(".")
         if not wizard_id.isdigit() or not nonce or not signature:
             return None
-        wizard = self.browse(int(wizard_id)).exists()
+        wizard = self.search([("id", "=", int(wizard_id))])  # own wizards only (rule)
         if not wizard or wizard.create_uid.id != self.env.uid:
             return None
         if not consteq(signature, wizard._state_signature(nonce, session_id)):

@@ -1,11 +1,11 @@
 import logging
 import re
+from datetime import timezone
 from email.headerregistry import Address as HeaderAddress
 from email.utils import getaddresses
-from datetime import timezone
+
 from lxml import html as lxml_html
 from markupsafe import Markup, escape
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import html2plaintext, is_html_empty
