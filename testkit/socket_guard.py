@@ -39,6 +39,7 @@ def allowed(family: int, address) -> bool:
     :param address: the ``connect``/``sendto`` address: ``(host, port[, ...])`` for
         AF_INET/AF_INET6 (a host name is resolved and every address must be
         loopback), a path for AF_UNIX.
+    :raises socket.gaierror: a host name that does not resolve (as the real call).
     """
     if family == getattr(socket, "AF_UNIX", None):
         return True
@@ -49,10 +50,9 @@ def allowed(family: int, address) -> bool:
         host = host.decode("ascii", "replace")
     if _allowed_ip(host):
         return True
-    try:
-        infos = _real_getaddrinfo(host, None)
-    except OSError:
-        return False
+    # a name that does not resolve raises socket.gaierror here, as the real call
+    # would: nothing is reached, so it is not counted as a refusal
+    infos = _real_getaddrinfo(host, None)
     return bool(infos) and all(_allowed_ip(info[4][0]) for info in infos)
 
 

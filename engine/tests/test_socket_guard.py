@@ -34,6 +34,11 @@ def test_allowed(family, address, ok):
     assert socket_guard.allowed(family, address) is ok
 
 
+def test_unresolvable_name_fails_like_the_real_call():
+    with pytest.raises(socket.gaierror):
+        socket_guard.allowed(V4, ("nonexistent.invalid", 993))
+
+
 @pytest.mark.skipif(not os.environ.get(socket_guard.ENV), reason="run by scripts/test.sh")
 def test_guard_is_installed_in_this_process():
     assert socket.socket.connect is socket_guard._connect
