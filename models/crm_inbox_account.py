@@ -447,6 +447,7 @@ class CrmInboxAccount(models.Model):
         Connects and reads with the short ``crm_inbox.test_timeout`` (seconds, 10).
         """
         self.ensure_one()
+        self.check_access("write")  # the stored password is sent only for who may change it
         self = self.with_context(crm_inbox_connection_test=True)  # noqa: PLW0642
         try:
             with self._imap_session() as session:
