@@ -24,7 +24,8 @@ class CrmInboxOAuthController(http.Controller):
                 methods=["GET"])
     def oauth_start(self, setup_id, **kwargs):
         """Start the sign-in of a setup wizard and redirect to the provider."""
-        setup = request.env["crm.inbox.account.setup"].browse(setup_id).exists()
+        # the record rule shows a user only their own wizards
+        setup = request.env["crm.inbox.account.setup"].search([("id", "=", setup_id)])
         if not setup or setup.create_uid.id != request.env.uid:
             raise NotFound()
         try:

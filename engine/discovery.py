@@ -95,6 +95,7 @@ METADATA_ADDRESSES = frozenset(
 
 _SHARED_NAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPAT = ipaddress.ip_network("::/96")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _SECURITY = {"SSL": "ssl", "STARTTLS": "starttls", "PLAIN": "none"}  # clientConfig socketType
 _SECURITY_RANK = {"ssl": 0, "starttls": 1, "none": 2}
@@ -270,8 +271,9 @@ def _address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
                      allow_private: bool) -> str:
     """Why *ip* must not be contacted, or ``""``."""
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo or (None, None))[1]
+        if embedded is None and (ip in _NAT64 or (ip in _IPV4_COMPAT and int(ip) > 1)):
+            # NAT64 and the deprecated IPv4-compatible form (::a.b.c.d, RFC 4291 §2.5.5.1)
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return _address_problem(embedded, allow_private)

@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timezone
 from typing import Self
 
+import socket
+
 from imapclient import IMAPClient
+from imapclient import tls as imapclient_tls
+from imapclient.imap4 import IMAP4WithTimeout
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.response_parser import parse_fetch_response
 
@@ -108,6 +112,9 @@ class IMAPSettings:
     :ivar pinned_fingerprint: SHA-256 hex of the accepted certificate; ``""``
         = trust on first use (read :attr:`IMAPSession.server_fingerprint`).
     :ivar cafile: optional PEM file of extra trusted CA certificates.
+    :ivar address: IP address to connect to, already vetted
+        (:func:`engine.discovery.check_host_safe`); ``""``: resolve *host*. TLS
+        still sends and verifies *host* (SNI, certificate name).
     """
 
     host: str
@@ -120,6 +127,7 @@ class IMAPSettings:
     allow_self_signed: bool = False
     pinned_fingerprint: str = ""
     cafile: str | None = None
+    address: str = ""
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
@@ -252,6 +260,46 @@ def guess_special_use(name: str, delimiter: str) -> str:
     return _NAME_ROLES.get(last.strip().lower(), "")
 
 
+class _PlainIMAP4(IMAP4WithTimeout):
+    """imaplib connection whose socket goes to a vetted address."""
+
+    def __init__(self, address: str, host: str, port: int, timeout: float | None) -> None:
+        self._address = address
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return tls.open_tcp(self.host, self.port,
+                            timeout if timeout is not None else self._timeout, self._address)
+
+
+class _TLSIMAP4(imapclient_tls.IMAP4_TLS):
+    """Implicit-TLS connection to a vetted address; SNI and verification use the host."""
+
+    def __init__(self, address: str, host: str, port: int, ssl_context, timeout) -> None:
+        self._address = address
+        super().__init__(host, port, ssl_context, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = tls.open_tcp(self.host, self.port,
+                            timeout if timeout is not None else self._timeout, self._address)
+        return imapclient_tls.wrap_socket(sock, self.ssl_context, self.host)
+
+
+class _IMAPClient(IMAPClient):
+    """IMAPClient that connects to :attr:`IMAPSettings.address` when set."""
+
+    def __init__(self, host: str, *args, address: str = "", **kwargs) -> None:
+        self._address = address
+        super().__init__(host, *args, **kwargs)
+
+    def _create_IMAP4(self):  # noqa: N802 -- imapclient's name
+        connect_timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _TLSIMAP4(self._address, self.host, self.port, self.ssl_context,
+                             connect_timeout)
+        return _PlainIMAP4(self._address, self.host, self.port, connect_timeout)
+
+
 class IMAPSession:
     """An authenticated IMAP connection; use it as a context manager.
 
@@ -295,6 +343,14 @@ class IMAPSession:
         """Turn any exception raised while talking to the server into an engine error."""
         if isinstance(exc, EngineError):
             return exc
+        if not connected and step != "login" and isinstance(exc, IMAPClientError):
+            # greeting / STARTTLS: the bytes come from whatever listens on that port;
+            # they are never echoed (an error message must not turn into a port scanner)
+            s = self.settings
+            return ProtocolFailed(
+                f"{s.host}:{s.port} did not answer as an IMAP server during {step}",
+                step=step, protocol=PROTOCOL,
+            )
         if isinstance(exc, IMAPClientAbortError):
             return tls.classify_network_error(
                 ConnectionResetError(str(exc)), step=step, connected=True, **self._where()
@@ -350,9 +406,10 @@ class IMAPSession:
         s = self.settings
         timeout = s.timeout
         if s.security == "ssl":
-            client = IMAPClient(s.host, s.port, ssl=True, ssl_context=ctx, timeout=timeout)
+            client = _IMAPClient(s.host, s.port, ssl=True, ssl_context=ctx, timeout=timeout,
+                                 address=s.address)
         else:
-            client = IMAPClient(s.host, s.port, ssl=False, timeout=timeout)
+            client = _IMAPClient(s.host, s.port, ssl=False, timeout=timeout, address=s.address)
             if s.security == "starttls":
                 try:
                     client.starttls(ctx)
@@ -374,7 +431,7 @@ class IMAPSession:
         unverified handshake after verification failed; ``""`` on any error."""
         s = self.settings
         if s.security == "ssl":
-            return tls.probe_fingerprint(s.host, s.port, min(s.timeout, 10.0))
+            return tls.probe_fingerprint(s.host, s.port, min(s.timeout, 10.0), s.address)
         try:
             client = self._connect(tls.make_probe_context())
         except Exception:  # noqa: BLE001 -- best effort, the real error is raised by the caller

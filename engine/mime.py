@@ -1167,6 +1167,8 @@ def _as_address(value: Address | str) -> list[Address]:
     if isinstance(value, Address):
         check_header_value("Address", value.name)
         check_header_value("Address", value.email)
+        if "=?" in value.email:
+            raise HeaderInjection(f"encoded-word in email address {value.email!r}")
         if not normalize_email(value.email):
             raise HeaderInjection(f"invalid email address {value.email!r}")
         return [Address(name=_clean_display(value.name), email=value.email.strip())]
@@ -1182,6 +1184,8 @@ def _as_address(value: Address | str) -> list[Address]:
         raise HeaderInjection(f"invalid address list {value!r}") from exc
     out = []
     for display, spec in parsed:
+        if "=?" in spec:
+            raise HeaderInjection(f"encoded-word in email address {spec!r}")
         if not normalize_email(spec):
             raise HeaderInjection(f"invalid email address {spec!r}")
         out.append(Address(name=_clean_display(display or ""), email=spec))
@@ -1206,6 +1210,46 @@ def address_list(values: Sequence[Address | str] | Address | str) -> tuple[Addre
     out: list[Address] = []
     for value in values or ():
         out.extend(_as_address(value))
+    return tuple(out)
+
+
+def parse_address_field(value: str) -> tuple[Address, ...]:
+    """The addresses a user typed in a To, Cc or Bcc field, parsed strictly.
+
+    Nothing is guessed, so the recipients sent (header and envelope) are exactly
+    the ones the field shows (RFC 5322 §3.4 ``address-list``; empty elements and a
+    trailing comma are tolerated).
+
+    :param value: e.g. ``'"Doe, Jane" <jane@x.com>, bob@x.com'``; ``""``/``None``: none.
+    :returns: the addresses, in order (``()`` for an empty field).
+    :raises HeaderInjection: CR, LF, NUL or another line break (one field would
+        become several headers or recipients); an RFC 2047 encoded-word
+        (``=?...?=``: write names in plain text); text the parser had to guess
+        about (a missing comma, an unclosed ``<``); an invalid address.
+    """
+    value = value or ""
+    if not isinstance(value, str):
+        raise HeaderInjection(f"address field must be a string, not {type(value).__name__}")
+    if _LINEBREAK_RE.search(value):
+        raise HeaderInjection("line break or NUL in an address field")
+    if "=?" in value:
+        raise HeaderInjection("encoded-word (=?...?=) in an address field")
+    if not value.strip(" ,"):
+        return ()
+    try:
+        header = _HEADER_POLICY.header_factory("to", value)
+        parsed = [(a.display_name, a.addr_spec) for a in header.addresses]
+    except Exception as exc:
+        raise HeaderInjection(f"invalid address list {value!r}") from exc
+    if any(isinstance(d, email_errors.InvalidHeaderDefect) for d in header.defects):
+        raise HeaderInjection(f"cannot read {value!r} as comma-separated addresses")
+    out = []
+    for display, spec in parsed:
+        if not normalize_email(spec) or "@" not in spec:
+            raise HeaderInjection(f"invalid email address {spec!r}")
+        out.append(Address(name=_clean_display(display or ""), email=spec))
+    if not out:
+        raise HeaderInjection(f"no address in {value!r}")
     return tuple(out)
 
 

@@ -55,6 +55,9 @@ class SMTPSettings:
         = trust on first use (read :attr:`SMTPSession.server_fingerprint`).
     :ivar cafile: optional PEM file of extra trusted CA certificates.
     :ivar local_hostname: name sent in EHLO; default: the local FQDN.
+    :ivar address: IP address to connect to, already vetted
+        (:func:`engine.discovery.check_host_safe`); ``""``: resolve *host*. TLS
+        still sends and verifies *host* (SNI, certificate name).
     """
 
     host: str
@@ -68,10 +71,30 @@ class SMTPSettings:
     pinned_fingerprint: str = ""
     cafile: str | None = None
     local_hostname: str | None = None
+    address: str = ""
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
             raise ValueError(f"security must be one of {SECURITY_MODES}, not {self.security!r}")
+
+
+class _AddressMixin:
+    """smtplib connection whose socket goes to a vetted address (SNI keeps the host)."""
+
+    def __init__(self, *args, address: str = "", **kwargs) -> None:
+        self._address = address
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return super()._get_socket(self._address or host, port, timeout)
+
+
+class _SMTP(_AddressMixin, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_AddressMixin, smtplib.SMTP_SSL):  # noqa: N801 -- smtplib's name
+    pass
 
 
 def _reply(resp) -> str:
@@ -129,8 +152,10 @@ class SMTPSession:
                 protocol=PROTOCOL,
             )
         if isinstance(exc, smtplib.SMTPConnectError):
+            # the greeting comes from whatever listens on that port: never echoed
             return ConnectionRefused(
-                f"SMTP server {s.host}:{s.port} refused the session: {exc.smtp_code} {_reply(exc.smtp_error)}",
+                f"{s.host}:{s.port} did not greet as an SMTP server (reply code "
+                f"{exc.smtp_code})",
                 step="connect",
                 protocol=PROTOCOL,
             )
@@ -143,6 +168,12 @@ class SMTPSession:
         err = tls.classify_network_error(exc, step=step, connected=connected, **self._where())
         if err is not None:
             return err
+        if isinstance(exc, smtplib.SMTPResponseException) and not connected \
+                and step != "login":
+            return ProtocolFailed(
+                f"{s.host}:{s.port} did not answer as an SMTP server during {step} "
+                f"(reply code {exc.smtp_code})", step=step, protocol=PROTOCOL,
+            )
         if isinstance(exc, smtplib.SMTPResponseException):
             return ProtocolFailed(
                 f"SMTP {step} failed: {exc.smtp_code} {self._scrub(_reply(exc.smtp_error))}",
@@ -161,11 +192,13 @@ class SMTPSession:
         """Connect, greeting, EHLO and (for ``starttls``) STARTTLS + EHLO."""
         s = self.settings
         if s.security == "ssl":
-            smtp = smtplib.SMTP_SSL(
-                s.host, s.port, s.local_hostname, timeout=s.timeout, context=ctx
+            smtp = _SMTP_SSL(
+                s.host, s.port, s.local_hostname, timeout=s.timeout, context=ctx,
+                address=s.address,
             )
         else:
-            smtp = smtplib.SMTP(s.host, s.port, s.local_hostname, timeout=s.timeout)
+            smtp = _SMTP(s.host, s.port, s.local_hostname, timeout=s.timeout,
+                         address=s.address)
         try:
             smtp.ehlo_or_helo_if_needed()
             if s.security == "starttls":
@@ -187,7 +220,7 @@ class SMTPSession:
         """Fingerprint read by an unverified handshake after verification failed."""
         s = self.settings
         if s.security == "ssl":
-            return tls.probe_fingerprint(s.host, s.port, min(s.timeout, 10.0))
+            return tls.probe_fingerprint(s.host, s.port, min(s.timeout, 10.0), s.address)
         try:
             smtp = self._connect(tls.make_probe_context())
         except Exception:  # noqa: BLE001 -- best effort

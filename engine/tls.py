@@ -80,7 +80,21 @@ def make_probe_context() -> ssl.SSLContext:
     return ctx
 
 
-def probe_fingerprint(host: str, port: int, timeout: float) -> str:
+def open_tcp(host: str, port: int, timeout: float | None, address: str = "") -> socket.socket:
+    """TCP connection to *address* when given (an IP already vetted by
+    :func:`engine.discovery.check_host_safe`), else to *host*.
+
+    Connecting to the vetted address, not the name, means no second DNS lookup can
+    return another address (DNS rebinding); callers keep *host* for TLS SNI and
+    certificate verification.
+
+    :param timeout: seconds for the connect (``None``: the socket default).
+    :raises OSError: the connection failed (``socket.gaierror`` for an unknown name).
+    """
+    return socket.create_connection((address or host, port), timeout=timeout)
+
+
+def probe_fingerprint(host: str, port: int, timeout: float, address: str = "") -> str:
     """Fingerprint of the certificate an implicit-TLS server presents.
 
     Opens a TCP connection, runs an unverified handshake (:func:`make_probe_context`)
@@ -88,11 +102,12 @@ def probe_fingerprint(host: str, port: int, timeout: float) -> str:
     :attr:`CertificateUntrusted.fingerprint` after verification failed.
 
     :param timeout: seconds for the connect and the handshake.
+    :param address: vetted IP address to connect to (see :func:`open_tcp`).
     :returns: lowercase hex SHA-256, or ``""`` on any error.
     """
     try:
         with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
+            open_tcp(host, port, timeout, address) as raw,
             make_probe_context().wrap_socket(raw, server_hostname=host) as sslsock,
         ):
             return peer_fingerprint(sslsock)

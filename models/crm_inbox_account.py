@@ -10,6 +10,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import config
 
 from ..engine import errors
+from ..engine.discovery import check_host_safe
 from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
 from ..engine.smtp import SMTPSession, SMTPSettings
 
@@ -254,6 +255,21 @@ class CrmInboxAccount(models.Model):
                                    name=account.name)
                     )
 
+    @api.constrains("imap_host", "imap_port", "smtp_host", "smtp_port")
+    def _check_server_addresses(self):
+        """Manual servers are checked like detected ones, at save (and again at connect:
+        a name that does not resolve now is accepted here)."""
+        for account in self:
+            for protocol in ("imap", "smtp"):
+                if not (account[f"{protocol}_host"] or "").strip():
+                    continue
+                try:
+                    account._vet_server(protocol)
+                except errors.UnsafeHost as exc:
+                    raise ValidationError(account._explain_engine_error(exc, protocol)) from exc
+                except errors.EngineError:
+                    continue  # unknown or unreachable name: refused at connect if unsafe
+
     @api.onchange("email")
     def _onchange_email(self):
         for account in self:
@@ -284,9 +300,34 @@ class CrmInboxAccount(models.Model):
     # engine settings: the one place that reads secrets
     # ------------------------------------------------------------------
     def _timeout(self):
-        return float(
-            self.env["ir.config_parameter"].sudo().get_param("crm_inbox.timeout", 30)
-        )
+        """Seconds for connects and reads: ``crm_inbox.timeout`` (30), at most
+        ``crm_inbox.test_timeout`` (10) for *Test connection*."""
+        params = self.env["ir.config_parameter"].sudo()
+        timeout = float(params.get_param("crm_inbox.timeout", 30))
+        if self.env.context.get("crm_inbox_connection_test"):
+            timeout = min(timeout, float(params.get_param("crm_inbox.test_timeout", 10)))
+        return timeout
+
+    def _vet_server(self, protocol):
+        """Resolve the IMAP or SMTP server once and check every address, like a
+        detected server (:func:`engine.discovery.check_host_safe`): loopback, private,
+        link-local and unspecified addresses are refused unless Settings > Inbox >
+        "Allow private mail hosts" is on; cloud metadata addresses always are. Any
+        port is accepted for a server entered by hand.
+
+        :param protocol: ``"imap"`` or ``"smtp"``.
+        :returns: the checked IP addresses (connect to one of them, not to the name).
+        :raises errors.UnsafeHost: an address that is not allowed.
+        :raises errors.UnknownHost: the name does not resolve.
+        :raises errors.ConnectTimeout: the DNS lookup timed out (``step="dns"``).
+        """
+        self.ensure_one()
+        host = (self[f"{protocol}_host"] or "").strip()
+        port = self[f"{protocol}_port"]
+        config = self._discovery_config()
+        return check_host_safe(host, port, protocol, allow_private=config.allow_private,
+                               resolver=config.resolver, allowed_ports=(port,),
+                               allowed_hosts=config.allowed_hosts, timeout=config.timeout)
 
     def _get_imap_settings(self):
         """Plain-value IMAP settings for the engine (reads the password with sudo)."""
@@ -296,9 +337,11 @@ class CrmInboxAccount(models.Model):
                 self.env._("Account “%(name)s” has no IMAP server: fill in the IMAP server "
                            "in the Advanced settings.", name=self.name)
             )
+        address = self._vet_server("imap")[0]
         secret = self._secret()
         return IMAPSettings(
             host=self.imap_host.strip(),
+            address=address,
             port=self.imap_port,
             security=self.imap_security,
             username=(self.imap_username or self.email).strip(),
@@ -316,6 +359,7 @@ class CrmInboxAccount(models.Model):
                 self.env._("Account “%(name)s” has no SMTP server: fill in the SMTP server "
                            "in the Advanced settings.", name=self.name)
             )
+        address = self._vet_server("smtp")[0]
         secret = self._secret()
         if self.smtp_same_credentials:
             username = (self.imap_username or self.email).strip()
@@ -325,6 +369,7 @@ class CrmInboxAccount(models.Model):
             password = secret.smtp_password or ""
         return SMTPSettings(
             host=self.smtp_host.strip(),
+            address=address,
             port=self.smtp_port,
             security=self.smtp_security,
             username=username,
@@ -353,7 +398,13 @@ class CrmInboxAccount(models.Model):
         else:
             host, port = self.smtp_host, self.smtp_port
         detail = str(exc)
-        if isinstance(exc, errors.UnknownHost):
+        if isinstance(exc, errors.UnsafeHost):
+            msg = _("%(proto)s: the server “%(host)s” is refused: %(detail)s. Enter your "
+                    "provider's public server name; for a server on your own network an "
+                    "administrator can turn on Settings > Inbox > Allow private mail hosts "
+                    "(cloud metadata addresses are always refused).",
+                    proto=proto, host=host, detail=detail)
+        elif isinstance(exc, errors.UnknownHost):
             msg = _("%(proto)s: the server name “%(host)s” does not exist. Check the spelling "
                     "of the server name.", proto=proto, host=host)
         elif isinstance(exc, errors.ConnectionRefused):
@@ -395,8 +446,13 @@ class CrmInboxAccount(models.Model):
     # actions
     # ------------------------------------------------------------------
     def action_test_connection(self):
-        """Log in to IMAP and SMTP (sending nothing), list and store the folders."""
+        """Log in to IMAP and SMTP (sending nothing), list and store the folders.
+
+        Connects and reads with the short ``crm_inbox.test_timeout`` (seconds, 10).
+        """
         self.ensure_one()
+        self.check_access("write")  # the stored password is sent only for who may change it
+        self = self.with_context(crm_inbox_connection_test=True)  # noqa: PLW0642
         try:
             with self._imap_session() as session:
                 folders = session.list_folders()

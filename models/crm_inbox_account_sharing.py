@@ -34,11 +34,15 @@ VISIBILITY = [
     ("metadata", "Subject and metadata only"),
     ("none", "None"),
 ]
-#: Changing one of these on an account that was connected means a new setup:
-#: the stored passwords and pinned certificates are dropped (unless new
-#: passwords come in the same write) and the account goes back to "Not connected".
-#: A manager cannot point a stored password at another server.
-SETUP_KEYS = ("email", "imap_host", "smtp_host")
+#: A stored secret is bound to its endpoint: changing one of these, in any state,
+#: drops the password of that side (and OAuth tokens), unless a new password comes
+#: in the same write; the account goes back to "Not connected". With shared
+#: credentials (the IMAP password also logs in to SMTP), a change on either side
+#: drops it. A manage member cannot point a stored password at another server.
+IMAP_ENDPOINT_KEYS = ("email", "imap_host", "imap_port", "imap_security", "imap_username")
+SMTP_ENDPOINT_KEYS = ("email", "smtp_host", "smtp_port", "smtp_security", "smtp_username",
+                      "smtp_same_credentials")
+SETUP_KEYS = tuple(dict.fromkeys(IMAP_ENDPOINT_KEYS + SMTP_ENDPOINT_KEYS))
 MANAGER_GROUP = "crm_inbox.group_crm_inbox_manager"
 PERSONAL_READER_GROUP = "crm_inbox.group_crm_inbox_read_personal"
 
@@ -186,22 +190,39 @@ class CrmInboxAccount(models.Model):
                 raise AccessError(self.env._(
                     "The owner of a personal account cannot be changed: its mail is private. "
                     "The new owner connects the mailbox from their own Inbox."))
-        changed = self.browse()
-        if any(k in vals for k in SETUP_KEYS):
-            changed = self.filtered(lambda a: a.state != "draft" and any(
-                k in vals and (vals[k] or False) != (a[k] or False) for k in SETUP_KEYS))
-        if changed:
-            secrets = self.env["crm.inbox.account.secret"].sudo().search(
-                [("account_id", "in", changed.ids)])
-            secrets.write({f: False for f in ("imap_password", "smtp_password")
-                           if not vals.get(f)})
-            vals = dict(vals, state="draft", imap_cert_fingerprint=False,
-                        smtp_cert_fingerprint=False)
-            super(CrmInboxAccount, self - changed).write(
-                {k: v for k, v in vals.items()
-                 if k not in ("state", "imap_cert_fingerprint", "smtp_cert_fingerprint")})
-            return super(CrmInboxAccount, changed).write(vals)
-        return super().write(vals)
+        if not any(k in vals for k in SETUP_KEYS):
+            return super().write(vals)
+        drops = {}  # account -> secret fields to drop
+        for account in self:
+            def moved(keys, account=account):
+                return any(k in vals and (vals[k] or False) != (account[k] or False)
+                           for k in keys)
+            imap_moved, smtp_moved = moved(IMAP_ENDPOINT_KEYS), moved(SMTP_ENDPOINT_KEYS)
+            if not (imap_moved or smtp_moved):
+                continue
+            same = vals.get("smtp_same_credentials", account.smtp_same_credentials)
+            drop = {"oauth_access_token", "oauth_refresh_token"}
+            if imap_moved or (smtp_moved and same):
+                drop.add("imap_password")
+            if smtp_moved:
+                drop.add("smtp_password")
+            drops[account] = {f for f in drop if not vals.get(f)}
+        if not drops:
+            return super().write(vals)
+        changed = self.browse([a.id for a in drops])
+        reset = {"state": "draft", "imap_cert_fingerprint": False,
+                 "smtp_cert_fingerprint": False}
+        if self - changed:
+            super(CrmInboxAccount, self - changed).write(vals)
+        result = super(CrmInboxAccount, changed).write(dict(vals, **reset))
+        # after the write (access checked, new passwords stored): drop the rest
+        Secret = self.env["crm.inbox.account.secret"].sudo()
+        for account, fields_to_drop in drops.items():
+            secret = Secret.search([("account_id", "=", account.id)])
+            if secret and fields_to_drop:
+                secret.write(dict.fromkeys(fields_to_drop, False))
+        changed.invalidate_recordset(["has_imap_password", "has_smtp_password"])
+        return result
 
     @api.constrains("user_id", "active", "account_type", "company_id")
     def _check_max_accounts(self):

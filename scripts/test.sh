@@ -3,6 +3,10 @@
 #   tier 1 "engine": plain pytest, no Odoo (IMAP/SMTP/OAuth/DNS against real local servers)
 #   tier 2 "odoo":   Odoo's own runner on a fresh PostgreSQL database (TransactionCase,
 #                    HttpCase and Chromium tours), only where `odoo` is importable.
+#   tier "kill":    real Odoo sync processes SIGKILLed at random points.
+# Every tier runs under the loopback-only socket guard (testkit/socket_guard.py, loaded
+# by testkit/sitecustomize.py in every Python process): a connect()/sendto() outside
+# 127.0.0.0/8 and ::1 is refused and logged; a tier with any refusal fails.
 # Exit status is non-zero when any tier that ran failed.
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -10,13 +14,40 @@ cd "$repo"
 PY="${PYTHON:-python3}"
 summary=()
 status=0
+guard_dir="$(mktemp -d)"
+export PYTHONPATH="$repo/testkit${PYTHONPATH:+:$PYTHONPATH}"
+
+# guard_start TIER: refusals of the next tier go to their own file
+guard_start() {
+  export CRM_INBOX_SOCKET_GUARD_LOG="$guard_dir/$1.log"
+  : > "$CRM_INBOX_SOCKET_GUARD_LOG"
+  : > "$CRM_INBOX_SOCKET_GUARD_LOG.procs"
+}
+# guard_check TIER: print the refusal count of TIER; a refusal fails the run
+guard_check() {
+  local n procs
+  n=$(wc -l < "$guard_dir/$1.log" | tr -d ' ')
+  procs=$(wc -l < "$guard_dir/$1.log.procs" | tr -d ' ')
+  echo "socket guard ($1): $n refused non-loopback connections in $procs guarded Python processes"
+  if [ "$procs" -eq 0 ]; then
+    summary+=("$1: socket guard was not loaded"); status=1
+  fi
+  if [ "$n" -ne 0 ]; then
+    head -5 "$guard_dir/$1.log"
+    summary+=("$1: socket guard refused $n non-loopback connections"); status=1
+  fi
+  guards+=("$1=$n")
+}
+guards=()
 
 echo "== tier 1: engine tests (pytest, no Odoo) =="
+guard_start engine
 if "$PY" -m pytest engine/tests -q -p no:cacheprovider "$@"; then
   summary+=("engine: passed")
 else
   summary+=("engine: FAILED"); status=1
 fi
+guard_check engine
 
 if "$PY" -c "import odoo" 2>/dev/null; then
   echo "== tier 2: Odoo tests (odoo $("$PY" -c 'import odoo.release as r; print(r.version)')) =="
@@ -26,6 +57,7 @@ if "$PY" -c "import odoo" 2>/dev/null; then
   db="crm_inbox_test_$$"
   log="$work/odoo-test.log"
   dropdb --if-exists "$db" 2>/dev/null
+  guard_start odoo
   "$PY" -m odoo -d "$db" --addons-path="$work/addons" -i crm_inbox --without-demo=all \
       --test-enable --test-tags /crm_inbox --stop-after-init --http-port "${ODOO_TEST_PORT:-8169}" \
       --data-dir "$work/data" --log-level=test --db_host="${PGHOST:-}" 2>&1 | tee "$log"
@@ -40,6 +72,7 @@ if "$PY" -c "import odoo" 2>/dev/null; then
   fi
   dropdb --if-exists "$db" 2>/dev/null
   rm -rf "$work"
+  guard_check odoo
 else
   summary+=("odoo: skipped (odoo is not importable here; install Odoo 18.0 to run it)")
 fi
@@ -48,6 +81,7 @@ fi
 if "$PY" -c "import odoo" 2>/dev/null; then
   echo "== tier kill: SIGKILLed Odoo sync processes, then exactness =="
   klog="$(mktemp)"
+  guard_start kill
   "$PY" scripts/kill_test.py 2>&1 | tee "$klog"
   krc=${PIPESTATUS[0]}
   kline=$(grep -E "^kill test (passed|FAILED)" "$klog" | tail -1)
@@ -57,11 +91,14 @@ if "$PY" -c "import odoo" 2>/dev/null; then
     summary+=("kill: FAILED (exit $krc; ${kline:-no result line})"); status=1
   fi
   rm -f "$klog"
+  guard_check kill
 else
   summary+=("kill: skipped (odoo is not importable here)")
 fi
 
+rm -rf "$guard_dir"
 echo
 echo "== test tiers =="
 printf '  %s\n' "${summary[@]}"
+echo "  socket guard refusals: ${guards[*]}"
 exit $status

@@ -4,11 +4,23 @@ from odoo.tests import TransactionCase, new_test_user
 
 from ..engine.demo import demo_mailbox
 from ..engine.testing import DovecotServer, SMTPTestServer
+from ..engine.testing_net import DNSTestServer
 
 OWNER = "sales@example.com"
 OWNER_PASSWORD = "sales-pass"
 COLLEAGUE = "colleague@example.com"
 COLLEAGUE_PASSWORD = "colleague-pass"
+
+
+def loopback_servers(cls):
+    """Servers are on loopback: allow private mail hosts, and resolve names through a
+    local DNS server (empty zone: every name is NXDOMAIN) rather than the system's."""
+    cls.local_dns = DNSTestServer({})
+    cls.local_dns.start()
+    cls.addClassCleanup(cls.local_dns.close)
+    icp = cls.env["ir.config_parameter"].sudo()
+    icp.set_param("crm_inbox.allow_private_hosts", "True")
+    icp.set_param("crm_inbox.dns_server", f"127.0.0.1:{cls.local_dns.port}")
 
 
 class CrmInboxCase(TransactionCase):
@@ -25,6 +37,7 @@ class CrmInboxCase(TransactionCase):
         cls.smtpd = SMTPTestServer(users=users)
         cls.smtpd.start()
         cls.addClassCleanup(cls.smtpd.stop)
+        loopback_servers(cls)
         cls.user = new_test_user(
             cls.env, login="crm_inbox_sales", name="Sam Sales", email=OWNER,
             groups="base.group_user,sales_team.group_sale_salesman",

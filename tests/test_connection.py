@@ -40,8 +40,10 @@ class TestConnection(CrmInboxCase):
                                                "Allow self-signed certificate"):
             account.action_test_connection()
         # opting in pins the certificate the server presented
+        # a new SMTP endpoint drops the shared password: it is typed again with it
         account.write({"allow_self_signed": True, "smtp_security": "ssl",
-                       "smtp_port": self.smtpd.ssl_port})
+                       "smtp_port": self.smtpd.ssl_port,
+                       "imap_password": self.dovecot.users[account.email]})
         account.action_test_connection()
         self.assertEqual(len(account.imap_cert_fingerprint), 64)
         self.assertEqual(len(account.smtp_cert_fingerprint), 64)

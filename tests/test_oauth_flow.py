@@ -11,6 +11,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..engine.testing import DovecotServer, SMTPTestServer
 from ..engine.testing_oauth import OAuthTestServer
+from .common import loopback_servers
 
 OAUTH_USER = "olga@oauth.example"
 PASSWORD_USER = "paul@oauth.example"
@@ -30,6 +31,7 @@ class TestOAuthFlow(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        loopback_servers(cls)
         # msal needs HTTPS; Dovecot introspects over plain HTTP: one server state, two doors
         cls.oauth = OAuthTestServer(login_email=OAUTH_USER).start()
         cls.addClassCleanup(cls.oauth.stop)

@@ -13,7 +13,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
-from .common import CrmInboxCase
+from .common import CrmInboxCase, loopback_servers
 
 PERSONAL_PW = "Pers0nal-S3cret-pw!"
 SHARED_PW = "Sh4red-S3cret-pw!"
@@ -30,6 +30,8 @@ def setup_security_fixture(cls):
     *cls* already has ``dovecot``, ``smtpd`` and ``env`` (see ``start_servers``).
     """
     env = cls.env
+    if not hasattr(cls, "local_dns"):
+        loopback_servers(cls)
     cls.company_b = env["res.company"].create({"name": "Other Co"})
     groups = "base.group_user,sales_team.group_sale_salesman,base.group_allow_export"
     cls.owner = new_test_user(env, login="sec_owner", name="Olive Owner", groups=groups,

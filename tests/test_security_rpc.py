@@ -174,3 +174,35 @@ class TestSecurityRpc(HttpCase):
                          ACCESS_ERROR)
         self._as("other_company")
         self.assertEqual(self._call("res.partner", "crm_inbox_get_emails", self.greta.ids), [])
+
+    def test_rpc_wizards_are_their_creators_only(self):
+        """Issue 9: over JSON-RPC, another user neither lists, reads nor rewrites the
+        owner's setup wizard or draft email; the owner's own typed password is never
+        sent back (web_save, web_read, search_read)."""
+        typed = "Typed-Wizard-Secret-41"
+        self._as("owner")
+        saved = self._call("crm.inbox.account.setup", "web_save", [], {
+            "email": "olive@example.com", "step": "advanced", "password": typed},
+            specification={"password": {}, "email": {}})
+        setup_id = saved[0]["id"]
+        composer_id = self._call("crm.inbox.compose", "create", {
+            "account_id": self.personal.id, "to": "greta@client.example",
+            "bcc": "olive-boss@example.com", "subject": "Draft"})
+        own = [saved,
+               self._call("crm.inbox.account.setup", "web_read", [setup_id],
+                          specification={"password": {}, "smtp_password": {}}),
+               self._call("crm.inbox.account.setup", "search_read", [["id", "=", setup_id]])]
+        self.assertNotIn(typed, json.dumps(own))
+        for role in ("other", "member_manage", "inbox_admin"):
+            self._as(role)
+            with self.subTest(role=role):
+                for model, record_id in (("crm.inbox.account.setup", setup_id),
+                                         ("crm.inbox.compose", composer_id)):
+                    self.assertNotIn(record_id, self._search_ids(model, [record_id]))
+                    self.assertEqual(self._error(model, "read", [record_id], ["display_name"]),
+                                     ACCESS_ERROR)
+                self.assertEqual(self._error("crm.inbox.account.setup", "write", [setup_id],
+                                             {"imap_host": "imap.attacker.example"}),
+                                 ACCESS_ERROR)
+                self.assertEqual(self._error("crm.inbox.compose", "write", [composer_id],
+                                             {"bcc": "spy@example.com"}), ACCESS_ERROR)

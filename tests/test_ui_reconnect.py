@@ -10,6 +10,7 @@ class TestReconnectTour(HttpCase):
         user = new_test_user(self.env, login="crm_inbox_paused", name="Paula Paused",
                              email="paused@local.test",
                              groups="base.group_user,sales_team.group_sale_salesman")
+        self.env["ir.config_parameter"].sudo().set_param("crm_inbox.allow_private_hosts", "True")
         account = self.env["crm.inbox.account"].with_user(user).create({
             "email": "paused@local.test", "imap_host": "127.0.0.1", "imap_port": 1,
             "imap_security": "none", "smtp_host": "127.0.0.1", "smtp_port": 1,

@@ -82,15 +82,59 @@ class CrmInboxAccountSetup(models.TransientModel):
     smtp_security = fields.Selection(SECURITY, "SMTP Security", default="ssl", required=True)
     smtp_username = fields.Char(
         "SMTP User Name", help="Empty: the same user name and password as for IMAP.")
+    # typed passwords: write-only (never sent back by read/web_read/search_read);
+    # kept server-side in the NO_ACCESS fields below until stored on the account
     password = fields.Char(
-        help="Cleared as soon as the account is saved; stored only on the account, "
-             "write-only.")
-    smtp_password = fields.Char("SMTP Password")
+        compute="_compute_typed_passwords", inverse="_inverse_password",
+        help="Write-only; cleared as soon as the account stores it.")
+    smtp_password = fields.Char(
+        "SMTP Password", compute="_compute_typed_passwords",
+        inverse="_inverse_smtp_password")
+    typed_password = fields.Char(groups=fields.NO_ACCESS, copy=False)
+    typed_smtp_password = fields.Char(groups=fields.NO_ACCESS, copy=False)
     allow_self_signed = fields.Boolean("Allow self-signed certificate")
     error_message = fields.Text(readonly=True)
     # server-side OAuth flow (PKCE verifier, nonce): nobody reads it through RPC
     oauth_flow = fields.Text(groups=fields.NO_ACCESS, copy=False)
-    folder_ids = fields.One2many(related="account_id.folder_ids", readonly=False)
+    folder_ids = fields.One2many(related="account_id.folder_ids", readonly=False,
+                                 compute_sudo=False)
+
+    def _compute_typed_passwords(self):
+        for wizard in self:
+            wizard.password = False
+            wizard.smtp_password = False
+
+    def _inverse_password(self):
+        for wizard in self:
+            wizard.sudo().typed_password = wizard.password or False
+        self.invalidate_recordset(["password"])
+
+    def _inverse_smtp_password(self):
+        for wizard in self:
+            wizard.sudo().typed_smtp_password = wizard.smtp_password or False
+        self.invalidate_recordset(["smtp_password"])
+
+    def _typed(self):
+        """The typed ``(password, smtp_password)`` (sudo: the only read path)."""
+        self.ensure_one()
+        wizard = self.sudo()
+        return wizard.typed_password or "", wizard.typed_smtp_password or ""
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_account_writable(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_account_writable(vals)
+        return super().write(vals)
+
+    def _check_account_writable(self, vals):
+        """A wizard only works on an account its user may change (no reading another
+        account's folders through it)."""
+        if vals.get("account_id") and not self.env.su:
+            self.env["crm.inbox.account"].browse(vals["account_id"]).check_access("write")
 
     @api.depends("email")
     def _compute_email_warning(self):
@@ -330,16 +374,17 @@ class CrmInboxAccountSetup(models.TransientModel):
         """
         self.ensure_one()
         self._check_account_type()
-        if not self.password and not (self.account_id and self.account_id.has_imap_password
-                                      and self.account_id.connection_type == "password"):
+        password, smtp_password = self._typed()
+        if not password and not (self.account_id and self.account_id.has_imap_password
+                                 and self.account_id.connection_type == "password"):
             raise UserError(self.env._("Enter the password of %(email)s (for most providers "
                                        "with two-step verification: an app password).",
                                        email=self.email))
         vals = self._account_values("password")
-        if self.password:
-            vals["imap_password"] = self.password
-        if self.smtp_username and self.smtp_password:
-            vals["smtp_password"] = self.smtp_password
+        if password:
+            vals["imap_password"] = password
+        if self.smtp_username and smtp_password:
+            vals["smtp_password"] = smtp_password
         had_account = self.account_id
         try:
             with self.env.cr.savepoint():
@@ -356,8 +401,8 @@ class CrmInboxAccountSetup(models.TransientModel):
     def _connected(self, account):
         """After a successful test: clear typed secrets, show the folders (or, when
         re-connecting, resume the sync where it stopped)."""
-        self.write({"step": "folders", "error_message": False, "password": False,
-                    "smtp_password": False})
+        self.write({"step": "folders", "error_message": False})
+        self.sudo().write({"typed_password": False, "typed_smtp_password": False})
         if self.reconnect:
             account._mark_reconnected()
             return self.action_finish()
@@ -413,7 +458,7 @@ class CrmInboxAccountSetup(models.TransientModel):
         nonce, _sep, signature = rest.partition(".")
         if not wizard_id.isdigit() or not nonce or not signature:
             return None
-        wizard = self.browse(int(wizard_id)).exists()
+        wizard = self.search([("id", "=", int(wizard_id))])  # own wizards only (rule)
         if not wizard or wizard.create_uid.id != self.env.uid:
             return None
         if not consteq(signature, wizard._state_signature(nonce, session_id)):

@@ -1,10 +1,11 @@
 import logging
+import re
 from datetime import timezone
+from email.headerregistry import Address as HeaderAddress
 from email.utils import getaddresses
 
 from lxml import html as lxml_html
 from markupsafe import Markup, escape
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import html2plaintext, is_html_empty
@@ -16,6 +17,7 @@ from ..engine.mime import (
     build_message,
     forward_subject,
     normalize_email,
+    parse_address_field,
     reply_headers,
     reply_subject,
 )
@@ -24,9 +26,16 @@ _logger = logging.getLogger(__name__)
 
 
 def _split(value):
-    """Parse a comma-separated address field into engine Addresses (drops empties)."""
-    return [Address(name=name, email=email.strip())
-            for name, email in getaddresses([value or ""]) if email.strip()]
+    """Addresses of a stored address header, to prefill a reply: parsed strictly
+    (:func:`engine.mime.parse_address_field`), else leniently with line breaks as
+    spaces. The prefilled field is parsed strictly again at send time, so what is
+    sent is what the field shows."""
+    try:
+        return list(parse_address_field(value or ""))
+    except errors.HeaderInjection:
+        flat = re.sub(r"[\r\n\0]", " ", value or "")
+        return [Address(name=name, email=email.strip())
+                for name, email in getaddresses([flat]) if "@" in email]
 
 
 class CrmInboxCompose(models.TransientModel):
@@ -140,9 +149,27 @@ class CrmInboxCompose(models.TransientModel):
         self.body = Markup((doc.text or "") + "".join(
             lxml_html.tostring(child, encoding="unicode") for child in doc))
 
+    def _recipients(self, label, value):
+        """The addresses of one field, exactly as shown; UserError saying what to fix."""
+        try:
+            return list(parse_address_field(value or ""))
+        except errors.HeaderInjection as exc:
+            raise UserError(self.env._(
+                "%(field)s: “%(value)s” cannot be sent as it is (%(reason)s). Write one "
+                "address per recipient, separated by commas, on one line and without "
+                "encoded words: Name <name@example.com>, other@example.com",
+                field=label, value=(value or "").replace("\r", " ").replace("\n", " ")
+                .replace("\0", " "), reason=exc)) from exc
+
     @staticmethod
     def _format(addr):
-        return f"{addr.name} <{addr.email}>" if addr.name else addr.email
+        """``Name <a@b>``, the name quoted when it needs it (a comma...)."""
+        if not addr.name:
+            return addr.email
+        try:
+            return str(HeaderAddress(display_name=addr.name, addr_spec=addr.email))
+        except (ValueError, TypeError, IndexError):
+            return f"{addr.name} <{addr.email}>"
 
     def action_send(self):
         """Send through the account's SMTP server, then file a copy in Sent.
@@ -157,13 +184,10 @@ class CrmInboxCompose(models.TransientModel):
         if account.state != "connected":
             raise UserError(self.env._("The account %(email)s is not connected: re-connect it "
                                        "first.", email=account.email))
-        to, cc, bcc = _split(self.to), _split(self.cc), _split(self.bcc)
+        to, cc, bcc = (self._recipients(label, value) for label, value in (
+            ("To", self.to), ("Cc", self.cc), ("Bcc", self.bcc)))
         if not (to or cc or bcc):
             raise UserError(self.env._("Add at least one recipient."))
-        for addr in to + cc + bcc:
-            if not normalize_email(addr.email) or "@" not in addr.email:
-                raise UserError(self.env._("“%(address)s” is not a valid email address.",
-                                           address=addr.email))
         in_reply_to, references = "", ()
         parent = self.parent_id
         if parent and self.mode in ("reply", "reply_all") and parent.message_id:
