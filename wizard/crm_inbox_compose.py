@@ -102,7 +102,8 @@ class CrmInboxCompose(models.TransientModel):
             date = fields.Datetime.to_string(parent.date) if parent.date else ""
             header = self.env._("On %(date)s, %(author)s wrote:", date=date,
                                 author=parent.email_from or "")
-            quoted = parent.body_html or Markup("<pre>%s</pre>") % (parent.body_text or "")
+            # the one mail renderer: sanitized last, nothing remote unless allowed
+            quoted = parent._crm_inbox_render(with_cids=False)[0]
             body += Markup("<p>%s</p><blockquote>%s</blockquote>") % (escape(header), quoted)
         values.setdefault("body", body)
         return values
