@@ -16,3 +16,4 @@ from . import test_email_corpus_sync
 from . import test_secret_encryption
 from . import test_sync_scopes
 from . import test_mail_safety
+from . import test_hostile_mail
