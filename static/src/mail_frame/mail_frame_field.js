@@ -44,7 +44,7 @@ export function mailFrameDocument(body, allowRemote) {
         "<style>html,body{margin:0;padding:0;background:transparent}" +
         "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:14px;" +
         "line-height:1.45;color:#212529;overflow-wrap:anywhere;padding:4px 2px}" +
-        "img{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}" +
+        "img{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap;font-family:inherit;margin:0}" +
         "blockquote{border-left:3px solid #ced4da;margin:0 0 0 4px;padding-left:8px;color:#555}" +
         "</style></head><body>" +
         (body || "") +
