@@ -324,5 +324,17 @@ class TestHostileMailBrowser(HttpCase):
         self.assertEqual({p for p in loaded if not p.startswith("/img/")}, set(),
                          "after consent only <img src> loads: no CSS, media, font, frame")
         self.assertIn("/img/pixel.gif", loaded)
+        # attachments: HTML/SVG stored as text/plain, served as such (never rendered inline)
+        self.authenticate("crm_inbox_victim", "crm_inbox_victim")
+        risky = self.env["ir.attachment"].search([
+            ("res_model", "=", "crm.inbox.message"), ("res_id", "in", messages.ids),
+            ("name", "in", ["evil.svg", "evil.html", "invoice.html"])])
+        self.assertEqual(len(risky), 3)
+        for attachment in risky:
+            response = self.url_open(f"/web/content/{attachment.id}")
+            self.assertEqual(response.status_code, 200)
+            self.assertTrue(response.headers["Content-Type"].startswith("text/plain"),
+                            f"{attachment.name}: {response.headers['Content-Type']}")
+            self.assertEqual(response.headers.get("X-Content-Type-Options"), "nosniff")
         print(f"crm_inbox: hostile mail corpus: {len(self.files)} vectors x 6 display paths "
               f"inert in Chromium; after consent loaded {sorted(loaded)}")

@@ -1,5 +1,4 @@
 import logging
-from datetime import timezone
 from email.utils import getaddresses
 
 from lxml import html as lxml_html
@@ -138,7 +137,8 @@ class CrmInboxCompose(models.TransientModel):
             old[0].getparent().replace(old[0], new)
         else:
             doc.insert(min(1, len(doc)), new)
-        self.body = Markup((doc.text or "") + "".join(
+        # lxml gives doc.text unescaped: escape it again (the finding-1 pattern)
+        self.body = escape(doc.text or "") + Markup("".join(
             lxml_html.tostring(child, encoding="unicode") for child in doc))
 
     @staticmethod
