@@ -22,6 +22,7 @@ plain ``<img src>`` requests (paths ``/img/...``).
 
 import glob
 import json
+import logging
 import os
 import threading
 import urllib.request
@@ -35,6 +36,7 @@ from odoo.tests.common import ChromeBrowser
 
 from ..engine.testing import DovecotServer, SMTPTestServer
 
+_logger = logging.getLogger(__name__)
 CORPUS = os.path.join(os.path.dirname(__file__), "hostile_mail")
 VICTIM = "victim@example.com"
 VICTIM_PASSWORD = "victim-pass"
@@ -336,5 +338,5 @@ class TestHostileMailBrowser(HttpCase):
             self.assertTrue(response.headers["Content-Type"].startswith("text/plain"),
                             f"{attachment.name}: {response.headers['Content-Type']}")
             self.assertEqual(response.headers.get("X-Content-Type-Options"), "nosniff")
-        print(f"crm_inbox: hostile mail corpus: {len(self.files)} vectors x 6 display paths "
-              f"inert in Chromium; after consent loaded {sorted(loaded)}")
+        _logger.info("crm_inbox: hostile mail corpus: %s vectors x 6 display paths inert in "
+                     "Chromium; after consent loaded %s", len(self.files), sorted(loaded))
