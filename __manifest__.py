@@ -36,6 +36,7 @@
     "assets": {
         "web.assets_backend": [
             "crm_inbox/static/src/views/**/*",
+            "crm_inbox/static/src/mail_frame/**/*",
         ],
         "web.assets_tests": ["crm_inbox/static/tests/tours/**/*"],
     },

@@ -92,6 +92,9 @@ MAX_HTML_TO_TEXT = 2 * 1024 * 1024
 #: At most this many warnings are kept on one message.
 MAX_WARNINGS = 50
 
+#: At most this many Authentication-Results fields are kept (topmost first).
+MAX_AUTH_RESULTS = 10
+
 # --------------------------------------------------------------------------
 # Boundary dataclasses
 # --------------------------------------------------------------------------
@@ -199,6 +202,9 @@ class ParsedMessage:
         charsets replaced... (untranslated, technical).
     :ivar size: ``len(raw)`` in bytes.
     :ivar gm_msgid: reserved for Gmail's ``X-GM-MSGID`` (set by the IMAP layer).
+    :ivar authentication_results: the raw ``Authentication-Results`` field values
+        (RFC 8601), topmost (added last, by the receiving server) first; read
+        them with :func:`parse_authentication_results`.
     """
 
     message_id: str
@@ -219,6 +225,7 @@ class ParsedMessage:
     warnings: tuple[str, ...]
     size: int
     gm_msgid: str = ""
+    authentication_results: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------
@@ -1117,7 +1124,185 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMessag
         malformed=col.malformed,
         warnings=tuple(warnings),
         size=len(raw),
+        authentication_results=tuple(
+            _unfold(v) for v in headers.get("authentication-results", [])[:MAX_AUTH_RESULTS]),
     )
+
+
+# --------------------------------------------------------------------------
+# Sender authentication (Authentication-Results, RFC 8601)
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuthResults:
+    """SPF, DKIM and DMARC verdicts of one ``Authentication-Results`` field.
+
+    :ivar authserv_id: the authserv-id of the field read (RFC 8601 §2.5),
+        lower-case; ``""`` when the message carries no usable field (then every
+        result is ``""``: unknown, not failed).
+    :ivar spf, dkim, dmarc: lower-case result keywords (RFC 8601 §2.7: ``pass``,
+        ``fail``, ``softfail``, ``neutral``, ``none``, ``temperror``,
+        ``permerror``, ``policy``), ``""`` when the method is not reported. For
+        DKIM, ``pass`` when any signature passed, else the first result.
+    :ivar spf_domain: domain of ``smtp.mailfrom`` (or ``smtp.helo``) of the SPF
+        result, lower-case.
+    :ivar dkim_domains: ``header.d`` (or the domain of ``header.i``) of every
+        passing DKIM signature, lower-case.
+    :ivar dmarc_from: ``header.from`` of the DMARC result, lower-case.
+    """
+
+    authserv_id: str = ""
+    spf: str = ""
+    dkim: str = ""
+    dmarc: str = ""
+    spf_domain: str = ""
+    dkim_domains: tuple[str, ...] = ()
+    dmarc_from: str = ""
+
+
+def _strip_comments(value: str) -> str:
+    """*value* without RFC 5322 comments (nested parentheses), quoted strings kept."""
+    out, depth, quoted, escaped = [], 0, False, False
+    for char in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                out.append(char)
+            continue
+        if char == "\\":
+            escaped = True
+            if depth == 0:
+                out.append(char)
+            continue
+        if quoted:
+            out.append(char)
+            if char == '"':
+                quoted = False
+        elif char == '"' and depth == 0:
+            quoted = True
+            out.append(char)
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
+
+
+def _split_unquoted(value: str, sep: str) -> list[str]:
+    parts, current, quoted = [], [], False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        if char == sep and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+_RESINFO_TOKEN = re.compile(r'([^\s=]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)')
+
+
+def _domain_of(value: str) -> str:
+    value = value.strip().strip('"').lower()
+    return value.rpartition("@")[2].strip(".") if value else ""
+
+
+def parse_authentication_results(
+    values: Sequence[str], trusted_ids: Sequence[str] = ()
+) -> AuthResults:
+    """Read the SPF, DKIM and DMARC verdicts the receiving server recorded.
+
+    Only one field is trusted (RFC 8601 §5, §7.2: a field can be forged by
+    anyone upstream): with *trusted_ids*, the topmost field whose authserv-id is
+    one of them; without, the topmost field, which the receiving MTA prepends
+    last (trusted only when that MTA strips or overrides incoming fields with
+    its own authserv-id, as Postfix/OpenDMARC, Exchange Online and Gmail do).
+
+    :param values: raw field values, topmost first
+        (``ParsedMessage.authentication_results``), e.g.
+        ``["mx.example.com; spf=pass smtp.mailfrom=a.example; dkim=pass
+        header.d=a.example; dmarc=pass header.from=a.example"]``.
+    :param trusted_ids: authserv-ids (host names, case-insensitive) to accept.
+    :returns: an :class:`AuthResults`; all empty when no field qualifies or the
+        field reports ``none`` (RFC 8601 §2.2). Never raises on bad input.
+    """
+    trusted = {t.strip().lower() for t in trusted_ids if t and t.strip()}
+    for value in values:
+        parts = _split_unquoted(_strip_comments(value or ""), ";")
+        head = parts[0].split()
+        if not head:
+            continue
+        authserv_id = head[0].strip('"').lower()
+        if trusted and authserv_id not in trusted:
+            continue
+        results: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        for resinfo in parts[1:]:
+            tokens = _RESINFO_TOKEN.findall(resinfo)
+            if not tokens:
+                continue
+            method = tokens[0][0].split("/")[0].lower()
+            result = tokens[0][1].strip('"').lower()
+            props = {k.lower(): v.strip('"') for k, v in tokens[1:]}
+            results.setdefault(method, []).append((result, props))
+        if not results:  # "none": this server checked nothing (RFC 8601 §2.2)
+            return AuthResults()
+        spf = results.get("spf", [("", {})])[0]
+        dkims = results.get("dkim", [])
+        dmarc = results.get("dmarc", [("", {})])[0]
+        passing = tuple(dict.fromkeys(
+            d for d in (_domain_of(p.get("header.d") or p.get("header.i") or "")
+                        for r, p in dkims if r == "pass") if d))
+        dkim = "pass" if passing or any(r == "pass" for r, _p in dkims) else (
+            dkims[0][0] if dkims else "")
+        return AuthResults(
+            authserv_id=authserv_id,
+            spf=spf[0],
+            dkim=dkim,
+            dmarc=dmarc[0],
+            spf_domain=_domain_of(spf[1].get("smtp.mailfrom") or spf[1].get("smtp.helo") or ""),
+            dkim_domains=passing,
+            dmarc_from=_domain_of(dmarc[1].get("header.from") or ""),
+        )
+    return AuthResults()
+
+
+def _aligned(a: str, b: str) -> bool:
+    """Relaxed alignment (RFC 7489 §3.1), approximated without the public suffix list:
+    equal domains, or one a subdomain of the other."""
+    return bool(a and b) and (a == b or a.endswith("." + b) or b.endswith("." + a))
+
+
+def sender_warning(auth: AuthResults, from_email: str) -> str:
+    """Why the From address of a message may be forged, or ``""``.
+
+    A warning when DMARC failed, or (no DMARC verdict) when the From domain is
+    aligned with neither a passing DKIM signature nor a passing SPF domain.
+    A message without a usable ``Authentication-Results`` field gets no warning:
+    its authentication is unknown (local delivery, servers that do not check).
+
+    :param auth: from :func:`parse_authentication_results`.
+    :param from_email: the From addr-spec, e.g. ``"jane@example.com"``.
+    :returns: an English sentence, or ``""``.
+    """
+    if not auth.authserv_id:
+        return ""
+    domain = _domain_of(from_email)
+    if auth.dmarc == "fail":
+        return (f"DMARC failed for {auth.dmarc_from or domain or 'the sender domain'} "
+                f"(checked by {auth.authserv_id}): the From address may be forged.")
+    if auth.dmarc == "pass":
+        return ""
+    spf_ok = auth.spf == "pass" and _aligned(auth.spf_domain, domain)
+    dkim_ok = any(_aligned(d, domain) for d in auth.dkim_domains)
+    if spf_ok or dkim_ok:
+        return ""
+    return (f"The sender domain {domain or '(none)'} is not confirmed by DKIM or SPF "
+            f"(checked by {auth.authserv_id}): the From address may be forged.")
 
 
 # --------------------------------------------------------------------------

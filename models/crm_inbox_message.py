@@ -2,14 +2,18 @@ import json
 import logging
 from datetime import timezone
 
-from lxml import html as lxml_html
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine import errors
-from ..engine.mime import normalize_email, parse_message
+from ..engine.mime import (
+    normalize_email,
+    parse_authentication_results,
+    parse_message,
+    sender_warning,
+)
 from .crm_inbox_folder import BigInteger
+from .mail_render import INLINE_IMAGE_TYPES, render_mail_html, render_plain_text
 
 _logger = logging.getLogger(__name__)
 
@@ -50,8 +54,11 @@ class CrmInboxMessage(models.Model):
     body_text = fields.Text("Plain text", readonly=True)
     body_html = fields.Html("HTML", readonly=True, sanitize=True,
                             help="Sanitized with Odoo's HTML sanitizer: no scripts, no forms.")
-    body_display = fields.Html("Body", compute="_compute_body_display", sanitize=False)
-    remote_content_allowed = fields.Boolean("Remote images shown")
+    body_display = fields.Html(
+        "Body", compute="_compute_body_display", sanitize=False,
+        help="body_html through the mail renderer (models/mail_render.py): sanitized last, "
+        "nothing remote unless allowed; shown in a sandboxed frame.")
+    remote_content_allowed = fields.Boolean("Remote images shown", readonly=True)
     has_remote_content = fields.Boolean(compute="_compute_body_display")
     cid_map = fields.Char(readonly=True)  # JSON {content-id: attachment id}
     attachment_ids = fields.One2many(
@@ -66,6 +73,16 @@ class CrmInboxMessage(models.Model):
     is_malformed = fields.Boolean("Malformed", readonly=True,
                                   help="Could not be parsed: the original is attached as .eml.")
     parse_warning = fields.Text(readonly=True)
+    # sender authentication, from the receiving server's Authentication-Results (RFC 8601)
+    auth_spf = fields.Char("SPF", readonly=True)
+    auth_dkim = fields.Char("DKIM", readonly=True)
+    auth_dmarc = fields.Char("DMARC", readonly=True)
+    auth_server = fields.Char("Checked by", readonly=True,
+                              help="authserv-id of the Authentication-Results field read.")
+    auth_warning = fields.Text(
+        "Sender warning", readonly=True,
+        help="Set when DMARC failed or the From domain is confirmed by neither DKIM nor SPF: "
+        "the sender may be forged. Such a sender never becomes a contact automatically.")
 
     _sql_constraints = [
         ("uid_unique", "UNIQUE(folder_id, uidvalidity, imap_uid)",
@@ -84,42 +101,41 @@ class CrmInboxMessage(models.Model):
     @api.depends("body_html", "body_text", "remote_content_allowed", "cid_map")
     def _compute_body_display(self):
         for message in self:
-            body = message.body_html or ""
-            if not body and message.body_text:
-                body = "<pre style='white-space: pre-wrap'>%s</pre>" % (
-                    message.body_text.replace("&", "&amp;").replace("<", "&lt;")
-                    .replace(">", "&gt;")
-                )
-            body, has_remote = message._render_body(body)
+            body, has_remote = message._crm_inbox_render()
             message.body_display = body
             message.has_remote_content = has_remote
 
-    def _render_body(self, body):
-        """Point cid: images at their attachment and block remote images unless allowed."""
-        if not body or "<img" not in body:
-            return body, False
+    def _crm_inbox_cid_urls(self):
+        """``{content-id: "/web/image/<id>"}`` of this message's inline raster images."""
         cids = json.loads(self.cid_map or "{}")
-        doc = lxml_html.fragment_fromstring(body, create_parent="div")
-        has_remote = False
-        for img in doc.iter("img"):
-            src = (img.get("src") or "").strip()
-            if src.lower().startswith("cid:"):
-                att_id = cids.get(src[4:].strip("<>"))
-                img.set("src", f"/web/image/{att_id}" if att_id else "")
-            elif src.lower().startswith(("http:", "https:", "//")):
-                has_remote = True
-                if not self.remote_content_allowed:
-                    img.set("data-crm-inbox-remote-src", src)
-                    img.set("src", "")
-                    img.set("alt", img.get("alt") or "[remote image blocked]")
-        out = "".join(
-            lxml_html.tostring(child, encoding="unicode") for child in doc
-        )
-        return (doc.text or "") + out, has_remote
+        if not cids:
+            return {}
+        images = self.env["ir.attachment"].sudo().search([
+            ("id", "in", [i for i in cids.values() if isinstance(i, int)]),
+            ("res_model", "=", self._name), ("res_id", "=", self.id),
+            ("mimetype", "in", list(INLINE_IMAGE_TYPES)),
+        ]).ids
+        return {cid: f"/web/image/{att_id}" for cid, att_id in cids.items() if att_id in images}
+
+    def _crm_inbox_render(self, allow_remote=None, with_cids=True):
+        """This message's body through the one mail renderer (``mail_render``).
+
+        :param allow_remote: ``None``: the message's own consent.
+        :returns: ``(Markup, has_remote)``.
+        """
+        self.ensure_one()
+        if allow_remote is None:
+            allow_remote = self.remote_content_allowed
+        if self.body_html:
+            return render_mail_html(self.body_html, self._crm_inbox_cid_urls() if with_cids
+                                    else {}, allow_remote=allow_remote)
+        return render_mail_html(render_plain_text(self.body_text))
 
     def action_show_remote_content(self):
+        """Allow remote images for these messages; the body is re-rendered on the server."""
         self.check_access("read")
         self.sudo().write({"remote_content_allowed": True})
+        return True
 
     # ------------------------------------------------------------------
     # ingestion
@@ -234,7 +250,9 @@ class CrmInboxMessage(models.Model):
                 })
                 cid_owners.append((row, ""))
         if attachment_vals:
-            attachments = self.env["ir.attachment"].sudo().create(attachment_vals)
+            # as Odoo's mail gateway: HTML, XML and SVG stored as text/plain (mail_thread.py)
+            attachments = self.env["ir.attachment"].sudo().with_context(
+                attachments_mime_plainxml=True).create(attachment_vals)
             cids = {}
             for (row, content_id), attachment in zip(cid_owners, attachments):
                 if content_id:
@@ -256,6 +274,7 @@ class CrmInboxMessage(models.Model):
             if partner and partner.id not in participant_ids:
                 participant_ids.append(partner.id)
         direction = "out" if from_addr and normalize_email(from_addr.email) == own else "in"
+        auth = self._crm_inbox_auth(msg)
         date = msg.date or fetched_msg.internal_date
         if date is not None and date.tzinfo is not None:
             date = date.astimezone(timezone.utc).replace(tzinfo=None)
@@ -283,7 +302,25 @@ class CrmInboxMessage(models.Model):
             "is_malformed": msg.malformed,
             "parse_warning": "\n".join(msg.warnings) or False,
             "attachment_count": len(msg.attachments),
+            "auth_spf": auth[0].spf or False,
+            "auth_dkim": auth[0].dkim or False,
+            "auth_dmarc": auth[0].dmarc or False,
+            "auth_server": auth[0].authserv_id or False,
+            "auth_warning": auth[1] or False,
         }
+
+    @api.model
+    def _crm_inbox_auth(self, msg):
+        """``(AuthResults, warning)`` of a ParsedMessage, from the receiving server's field.
+
+        The topmost Authentication-Results field is read, or with the system parameter
+        ``crm_inbox.authserv_ids`` (comma-separated host names) the topmost of those.
+        """
+        trusted = (self.env["ir.config_parameter"].sudo().get_param(
+            "crm_inbox.authserv_ids") or "").split(",")
+        auth = parse_authentication_results(msg.authentication_results, trusted)
+        sender = msg.from_[0].email if msg.from_ else ""
+        return auth, sender_warning(auth, sender)
 
     def _create_raw(self, folder, fetched_msg, warning):
         row = self.create({

@@ -37,7 +37,10 @@ class ResPartner(models.Model):
         Matching is case-insensitive (``email_normalized``) and company-aware
         (the account's company or shared contacts). With the account's "create
         contacts for unknown senders" on, a contact is created for each unknown
-        sender, never for the account's own address.
+        sender, never for the account's own address, never for a sender that may be
+        forged (``crm.inbox.message._crm_inbox_auth``: DMARC failed, or the From domain
+        confirmed by neither DKIM nor SPF); such a sender is still matched to an
+        existing contact, and the message shows the warning.
 
         :returns: ``{normalized email: res.partner}``
         """
@@ -48,6 +51,8 @@ class ResPartner(models.Model):
                 email = normalize_email(addr.email)
                 if email:
                     everyone.add(email)
+            if msg.from_ and self.env["crm.inbox.message"]._crm_inbox_auth(msg)[1]:
+                continue  # possibly forged sender: no new contact
             for addr in msg.from_[:1]:
                 email = normalize_email(addr.email)
                 if email and email != own:

@@ -1,6 +1,5 @@
 import logging
 import re
-from datetime import timezone
 from email.headerregistry import Address as HeaderAddress
 from email.utils import getaddresses
 
@@ -111,7 +110,8 @@ class CrmInboxCompose(models.TransientModel):
             date = fields.Datetime.to_string(parent.date) if parent.date else ""
             header = self.env._("On %(date)s, %(author)s wrote:", date=date,
                                 author=parent.email_from or "")
-            quoted = parent.body_html or Markup("<pre>%s</pre>") % (parent.body_text or "")
+            # the one mail renderer: sanitized last, nothing remote unless allowed
+            quoted = parent._crm_inbox_render(with_cids=False)[0]
             body += Markup("<p>%s</p><blockquote>%s</blockquote>") % (escape(header), quoted)
         values.setdefault("body", body)
         return values
@@ -146,7 +146,8 @@ class CrmInboxCompose(models.TransientModel):
             old[0].getparent().replace(old[0], new)
         else:
             doc.insert(min(1, len(doc)), new)
-        self.body = Markup((doc.text or "") + "".join(
+        # lxml gives doc.text unescaped: escape it again (the finding-1 pattern)
+        self.body = escape(doc.text or "") + Markup("".join(
             lxml_html.tostring(child, encoding="unicode") for child in doc))
 
     def _recipients(self, label, value):
