@@ -17,3 +17,4 @@ from . import test_secret_encryption
 from . import test_sync_scopes
 from . import test_isolation
 from . import test_secret_sweep
+from . import test_send_addresses
