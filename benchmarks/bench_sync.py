@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of crm_inbox's IMAP sync against Odoo 18's fetchmail and a bare fetch.
 
-Everything is real: one local Dovecot (``engine.testing.DovecotServer``) with
+Everything is real: one local Dovecot (``testkit.mail_servers.DovecotServer``) with
 three users holding the same kind of mailbox, real PostgreSQL databases with
 crm_inbox installed, Odoo running in separate worker processes with real
 commits. Prints figures and a PASS/FAIL table; it is not a test.
@@ -40,9 +40,9 @@ bulk_mailbox = parse_message = DovecotServer = SMTPTestServer = None
 def _import_engine(src: str) -> None:
     global bulk_mailbox, parse_message, DovecotServer, SMTPTestServer
     sys.path.insert(0, src)
-    from engine.demo import bulk_mailbox
+    from testkit.demo_mail import bulk_mailbox
     from engine.mime import parse_message
-    from engine.testing import DovecotServer, SMTPTestServer
+    from testkit.mail_servers import DovecotServer, SMTPTestServer
 
 USERS = {
     "crm": "bench-crm@example.com",

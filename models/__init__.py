@@ -1,4 +1,5 @@
 from . import crm_inbox_account
+from . import crm_inbox_account_secret
 from . import crm_inbox_account_oauth
 from . import crm_inbox_folder
 from . import crm_inbox_message

@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 import threading
 import time
@@ -6,15 +7,27 @@ from datetime import timedelta
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
-from odoo.tools import config
+from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..engine import errors
+from ..engine import errors, oauth
 from ..engine.discovery import check_host_safe
 from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
 from ..engine.smtp import SMTPSession, SMTPSettings
 
 _logger = logging.getLogger(__name__)
+
+#: Connection types that sign in with OAuth 2.0 (SASL XOAUTH2) instead of a password.
+OAUTH_TYPES = ("google", "microsoft")
+MANAGER_GROUP = "crm_inbox.group_crm_inbox_manager"
+#: A stored secret is bound to its endpoint: changing one of these, in any state,
+#: drops the password of that side (and OAuth tokens), unless a new password comes
+#: in the same write; the account goes back to "Not connected". With shared
+#: credentials (the IMAP password also logs in to SMTP), a change on either side
+#: drops it. A manage member cannot point a stored password at another server.
+IMAP_ENDPOINT_KEYS = ("email", "imap_host", "imap_port", "imap_security", "imap_username")
+SMTP_ENDPOINT_KEYS = ("email", "smtp_host", "smtp_port", "smtp_security", "smtp_username",
+                      "smtp_same_credentials")
+SETUP_KEYS = tuple(dict.fromkeys(IMAP_ENDPOINT_KEYS + SMTP_ENDPOINT_KEYS))
 
 
 class _NothingToSync(Exception):
@@ -290,11 +303,36 @@ class CrmInboxAccount(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """Create accounts: shared ones by inbox administrators only, personal ones for
+        oneself only, and only where the company uses integrated email.
+
+        :raises AccessError: a shared account by a non-administrator, or a personal
+            account for another user.
+        :raises UserError: integrated email is off for the account's company.
+        """
+        if not self.env.su:
+            is_manager = self.env.user.has_group(MANAGER_GROUP)
+            for vals in vals_list:
+                if vals.get("account_type") == "shared" and not is_manager:
+                    raise AccessError(self.env._(
+                        "Only inbox administrators can create shared accounts: ask one to "
+                        "create it and add you as a member."))
+                owner = vals.get("user_id", self.env.uid)
+                if vals.get("account_type", "personal") == "personal" and owner != self.env.uid:
+                    raise AccessError(self.env._(
+                        "A personal account belongs to the user who connects it: the other "
+                        "user connects it from their own Inbox."))
         for vals in vals_list:
             if vals.get("email"):
                 vals.setdefault("imap_username", vals["email"])
                 vals.setdefault("name", vals["email"])
-        return super().create(vals_list)
+        accounts = super().create(vals_list)
+        for account in accounts:
+            if not account.company_id.crm_inbox_enabled:
+                raise UserError(self.env._(
+                    "Integrated email is turned off for %(company)s: an administrator can "
+                    "turn it on in Settings > Inbox.", company=account.company_id.name))
+        return accounts
 
     # ------------------------------------------------------------------
     # engine settings: the one place that reads secrets
@@ -330,7 +368,12 @@ class CrmInboxAccount(models.Model):
                                allowed_hosts=config.allowed_hosts, timeout=config.timeout)
 
     def _get_imap_settings(self):
-        """Plain-value IMAP settings for the engine (reads the password with sudo)."""
+        """Plain-value IMAP settings for the engine (reads the password with sudo); OAuth
+        accounts log in with XOAUTH2 and a fresh access token.
+
+        :returns: ``engine.imap.IMAPSettings`` connecting to the vetted address.
+        :raises UserError: no IMAP server, or a server that is not allowed.
+        """
         self.ensure_one()
         if not self.imap_host:
             raise UserError(
@@ -339,7 +382,7 @@ class CrmInboxAccount(models.Model):
             )
         address = self._vet_server("imap")[0]
         secret = self._secret()
-        return IMAPSettings(
+        settings = IMAPSettings(
             host=self.imap_host.strip(),
             address=address,
             port=self.imap_port,
@@ -350,9 +393,19 @@ class CrmInboxAccount(models.Model):
             allow_self_signed=self.allow_self_signed,
             pinned_fingerprint=self.imap_cert_fingerprint or "",
         )
+        if self.connection_type in OAUTH_TYPES:
+            # XOAUTH2 with a fresh access token (refreshed, and committed, when near expiry)
+            settings = dataclasses.replace(
+                settings, password="", access_token=self._oauth_access_token())
+        return settings
 
     def _get_smtp_settings(self):
-        """Plain-value SMTP settings for the engine (reads the password with sudo)."""
+        """Plain-value SMTP settings for the engine (reads the password with sudo); OAuth
+        accounts send with XOAUTH2 as the IMAP user.
+
+        :returns: ``engine.smtp.SMTPSettings`` connecting to the vetted address.
+        :raises UserError: no SMTP server, or a server that is not allowed.
+        """
         self.ensure_one()
         if not self.smtp_host:
             raise UserError(
@@ -367,7 +420,7 @@ class CrmInboxAccount(models.Model):
         else:
             username = (self.smtp_username or "").strip()
             password = secret.smtp_password or ""
-        return SMTPSettings(
+        settings = SMTPSettings(
             host=self.smtp_host.strip(),
             address=address,
             port=self.smtp_port,
@@ -378,6 +431,12 @@ class CrmInboxAccount(models.Model):
             allow_self_signed=self.allow_self_signed,
             pinned_fingerprint=self.smtp_cert_fingerprint or "",
         )
+        if self.connection_type in OAUTH_TYPES:
+            # XOAUTH2 as the IMAP user (the provider's SMTP takes the same token)
+            settings = dataclasses.replace(
+                settings, password="", username=(self.imap_username or self.email).strip(),
+                access_token=self._oauth_access_token())
+        return settings
 
     def _imap_session(self):
         return IMAPSession(self._get_imap_settings())
@@ -389,7 +448,13 @@ class CrmInboxAccount(models.Model):
     # errors -> actionable messages (one place)
     # ------------------------------------------------------------------
     def _explain_engine_error(self, exc, protocol):
-        """Translate an engine error into the sentence a user can act on."""
+        """Translate an engine error into the sentence a user can act on.
+
+        :param exc: an ``engine.errors.EngineError``.
+        :param protocol: ``"imap"``, ``"smtp"`` or ``"oauth"`` (whose server is named).
+        :returns: a translated message naming the failed step and the fix; for
+            OAuth accounts, the sign-in problem and its fix instead of a password.
+        """
         self.ensure_one()
         _ = self.env._
         proto = protocol.upper()
@@ -398,6 +463,16 @@ class CrmInboxAccount(models.Model):
         else:
             host, port = self.smtp_host, self.smtp_port
         detail = str(exc)
+        provider = {"google": "Google", "microsoft": "Microsoft"}.get(self.connection_type, "")
+        if isinstance(exc, errors.OAuthError):
+            fix = oauth.explain_error(self.connection_type, exc.error, exc.description)
+            return _("Sign-in with %(provider)s failed (%(error)s). %(fix)s",
+                     provider=provider, error=exc.error or detail, fix=fix)
+        if self.connection_type in OAUTH_TYPES and isinstance(exc, errors.AuthenticationFailed):
+            fix = getattr(exc, "hint", "") or oauth.explain_server_auth_error(detail, host or "")
+            return _("The sign-in with %(provider)s is no longer accepted (%(detail)s). "
+                     "%(fix)s Click Re-connect and sign in again.",
+                     provider=provider, detail=detail, fix=fix or "")
         if isinstance(exc, errors.UnsafeHost):
             msg = _("%(proto)s: the server “%(host)s” is refused: %(detail)s. Enter your "
                     "provider's public server name; for a server on your own network an "
@@ -433,8 +508,10 @@ class CrmInboxAccount(models.Model):
             msg = _("%(proto)s: the server rejected the user name or password (%(detail)s). "
                     "Check them; some providers require an app password.",
                     proto=proto, detail=detail)
-            if getattr(exc, "hint", ""):
-                msg += "\n" + exc.hint
+            fix = getattr(exc, "hint", "") or oauth.explain_server_auth_error(detail, host or "")
+            if fix and fix not in msg and not fix.startswith(
+                    "The server did not accept the username or password"):
+                msg += "\n" + fix
         elif isinstance(exc, errors.ConnectFailed):
             msg = _("%(proto)s: the connection to %(host)s was lost (%(detail)s). It will be "
                     "retried at the next sync.", proto=proto, host=host, detail=detail)
@@ -493,15 +570,69 @@ class CrmInboxAccount(models.Model):
             self.smtp_cert_fingerprint = False
 
     def write(self, vals):
+        """Write, keeping each secret bound to its endpoint (see ``IMAP_ENDPOINT_KEYS``).
+
+        Turning off "allow self-signed" forgets the pinned fingerprints.
+
+        :raises AccessError: a non-administrator changes the account type, or
+            anyone changes the owner of a personal account.
+        """
         if "allow_self_signed" in vals and not vals["allow_self_signed"]:
             vals = dict(vals, imap_cert_fingerprint=False, smtp_cert_fingerprint=False)
-        return super().write(vals)
+        if not self.env.su:
+            if "account_type" in vals and any(a.account_type != vals["account_type"] for a in self) \
+                    and not self.env.user.has_group(MANAGER_GROUP):
+                raise AccessError(self.env._(
+                    "Only inbox administrators can turn a personal account into a shared one "
+                    "or back."))
+            if "user_id" in vals and any(
+                    a.account_type == "personal" and a.user_id.id != vals["user_id"] for a in self):
+                raise AccessError(self.env._(
+                    "The owner of a personal account cannot be changed: its mail is private. "
+                    "The new owner connects the mailbox from their own Inbox."))
+        if not any(k in vals for k in SETUP_KEYS):
+            return super().write(vals)
+        drops = {}  # account -> secret fields to drop
+        for account in self:
+            def moved(keys, account=account):
+                return any(k in vals and (vals[k] or False) != (account[k] or False)
+                           for k in keys)
+            imap_moved, smtp_moved = moved(IMAP_ENDPOINT_KEYS), moved(SMTP_ENDPOINT_KEYS)
+            if not (imap_moved or smtp_moved):
+                continue
+            same = vals.get("smtp_same_credentials", account.smtp_same_credentials)
+            drop = {"oauth_access_token", "oauth_refresh_token"}
+            if imap_moved or (smtp_moved and same):
+                drop.add("imap_password")
+            if smtp_moved:
+                drop.add("smtp_password")
+            drops[account] = {f for f in drop if not vals.get(f)}
+        if not drops:
+            return super().write(vals)
+        changed = self.browse([a.id for a in drops])
+        reset = {"state": "draft", "imap_cert_fingerprint": False,
+                 "smtp_cert_fingerprint": False}
+        if self - changed:
+            super(CrmInboxAccount, self - changed).write(vals)
+        result = super(CrmInboxAccount, changed).write(dict(vals, **reset))
+        # after the write (access checked, new passwords stored): drop the rest
+        Secret = self.env["crm.inbox.account.secret"].sudo()
+        for account, fields_to_drop in drops.items():
+            secret = Secret.search([("account_id", "=", account.id)])
+            if secret and fields_to_drop:
+                secret.write(dict.fromkeys(fields_to_drop, False))
+        changed.invalidate_recordset(["has_imap_password", "has_smtp_password"])
+        return result
+
 
     def action_sync_now(self):
         """Sync now, in this request, for at most ``crm_inbox.sync_now_time_budget``
         seconds (default 20); a longer first sync goes on in the scheduled action, which
         is triggered at once."""
         self.ensure_one()
+        if self.state == "disconnected":
+            raise UserError(self.env._("%(email)s is disconnected: type the password and test "
+                                       "the connection to re-connect it.", email=self.email))
         if self.state == "draft":
             raise UserError(self.env._("Test the connection first, then sync."))
         self.check_access("write")
@@ -599,6 +730,8 @@ class CrmInboxAccount(models.Model):
             cron's time limit must never be reached); ``None`` for no limit.
         """
         self.ensure_one()
+        if self.sudo().state == "disconnected" or not self.sudo().company_id.crm_inbox_enabled:
+            return 0
         return self.sudo()._sync_as_system(max_messages, time_budget)
 
     def _sync_as_system(self, max_messages, time_budget):
@@ -672,16 +805,14 @@ class CrmInboxAccount(models.Model):
         })
 
     def action_reconnect(self):
-        """Open the account form on the credentials so the owner can fix them."""
+        """Open the setup wizard on the step that fixes this account: the password, or
+        the sign-in with Google / Microsoft.
+
+        :raises AccessError: the user may not change the account.
+        """
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "crm.inbox.account",
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "current",
-            "context": {"crm_inbox_reconnect": True},
-        }
+        self.check_access("write")
+        return self.env["crm.inbox.account.setup"]._action_reconnect(self)
 
     @api.model
     def _cron_sync_accounts(self):
@@ -725,6 +856,9 @@ class CrmInboxAccount(models.Model):
         filled in by that sync, matched by Message-ID.
 
         :param raw: the RFC 5322 bytes that were sent.
+        :param message_id: their Message-ID.
+        :param parent: the ``crm.inbox.message`` replied to or forwarded: the copy is
+            stored straight into its conversation.
         :returns: the new ``crm.inbox.message``.
         """
         self.ensure_one()
@@ -751,79 +885,12 @@ class CrmInboxAccount(models.Model):
         fetched = FetchedMessage(uid=uid, flags=("\\Seen",), raw=raw, internal_date=now,
                                  size=len(raw), modseq=None)
         Message = self.env["crm.inbox.message"]
+        if parent and parent.conversation_id:
+            Message = Message.with_context(
+                crm_inbox_thread_into={message_id: parent.conversation_id.id})
         Message._ingest(folder, [fetched])
         message = Message.search([("folder_id", "=", folder.id),
                                   ("message_id", "=", message_id)], limit=1)
-        if parent and message and parent.conversation_id and \
-                message.conversation_id != parent.conversation_id:
-            previous = message.conversation_id
-            message.conversation_id = parent.conversation_id
-            (previous | parent.conversation_id)._refresh_summary()
-            if previous and not previous.inbox_message_ids:
-                previous.unlink()
         if warning and message:
             message.parse_warning = warning
         return message
-
-
-SECRET_PREFIX = "crm_inbox_enc1:"
-
-
-def _secret_fernet():
-    """The Fernet of the ``crm_inbox_secret_key`` option of the Odoo configuration file
-    (a key from ``Fernet.generate_key()``), or ``None`` when it is not set."""
-    key = config.get("crm_inbox_secret_key")
-    if not key:
-        return None
-    from cryptography.fernet import Fernet
-
-    return Fernet(key.encode() if isinstance(key, str) else key)
-
-
-class SecretChar(fields.Char):
-    """A Char encrypted at rest (Fernet: AES-128-CBC + HMAC-SHA256) when the Odoo
-    configuration file sets ``crm_inbox_secret_key``; stored as is otherwise.
-
-    Values are encrypted on their way to the database and decrypted when read from a
-    record; values stored before the key was set stay readable. A value that cannot
-    be decrypted (the key changed) reads as empty: the account then fails to log in
-    and its owner is asked to re-connect.
-    """
-
-    def convert_to_column(self, value, record, values=None, validate=True):
-        value = super().convert_to_column(value, record, values, validate)
-        fernet = _secret_fernet()
-        if value and fernet and not value.startswith(SECRET_PREFIX):
-            value = SECRET_PREFIX + fernet.encrypt(value.encode()).decode()
-        return value
-
-    def convert_to_record(self, value, record):
-        value = super().convert_to_record(value, record)
-        if isinstance(value, str) and value.startswith(SECRET_PREFIX):
-            fernet = _secret_fernet()
-            try:
-                value = fernet.decrypt(value[len(SECRET_PREFIX):].encode()).decode()
-            except Exception:  # noqa: BLE001 - no key, wrong key or damaged value
-                _logger.warning("crm_inbox: a stored secret of %s cannot be decrypted with the "
-                                "configured crm_inbox_secret_key", record)
-                value = False
-        return value
-
-
-class CrmInboxAccountSecret(models.Model):
-    """Passwords and tokens of an account. No access rights: only sudo code reads it."""
-
-    _name = "crm.inbox.account.secret"
-    _description = "Inbox Account Secret"
-    _log_access = False
-
-    account_id = fields.Many2one(
-        "crm.inbox.account", required=True, ondelete="cascade", index=True
-    )
-    imap_password = SecretChar()
-    smtp_password = SecretChar()
-
-    _sql_constraints = [
-        ("account_unique", "UNIQUE(account_id)", "One secret row per account."),
-    ]
-

@@ -6,7 +6,6 @@ boundary, and a rotated refresh token is committed at once (Entra ID invalidates
 old one as soon as it hands out the new one).
 """
 
-import dataclasses
 import datetime
 import logging
 
@@ -17,11 +16,10 @@ from odoo.exceptions import UserError
 
 from ..engine import errors, oauth
 from ..engine.discovery import DiscoveryConfig
-from .crm_inbox_account import SecretChar
+from .crm_inbox_account import OAUTH_TYPES
 
 _logger = logging.getLogger(__name__)
 
-OAUTH_TYPES = ("google", "microsoft")
 #: Refresh the access token when it expires within this many seconds.
 REFRESH_MARGIN = 300
 #: OAuth errors after which only a new sign-in helps (RFC 6749 5.2, OIDC).
@@ -247,47 +245,6 @@ class CrmInboxAccount(models.Model):
             self.env.cr.commit()  # pylint: disable=invalid-commit  (rotated refresh token)
         return tokens.access_token
 
-    def _get_imap_settings(self):
-        """IMAP settings; OAuth accounts log in with XOAUTH2 and a fresh access token."""
-        settings = super()._get_imap_settings()
-        if self.connection_type in OAUTH_TYPES:
-            settings = dataclasses.replace(
-                settings, password="", access_token=self._oauth_access_token())
-        return settings
-
-    def _get_smtp_settings(self):
-        """SMTP settings; OAuth accounts send with XOAUTH2 as the IMAP user."""
-        settings = super()._get_smtp_settings()
-        if self.connection_type in OAUTH_TYPES:
-            settings = dataclasses.replace(
-                settings, password="", username=(self.imap_username or self.email).strip(),
-                access_token=self._oauth_access_token())
-        return settings
-
-    def _explain_engine_error(self, exc, protocol):
-        """OAuth accounts: name the sign-in problem and its fix instead of a password."""
-        self.ensure_one()
-        _ = self.env._
-        name = {"google": "Google", "microsoft": "Microsoft"}.get(self.connection_type, "")
-        if isinstance(exc, errors.OAuthError):
-            fix = oauth.explain_error(self.connection_type, exc.error, exc.description)
-            return _("Sign-in with %(provider)s failed (%(error)s). %(fix)s",
-                     provider=name, error=exc.error or str(exc), fix=fix)
-        if self.connection_type in OAUTH_TYPES and isinstance(exc, errors.AuthenticationFailed):
-            fix = getattr(exc, "hint", "") or oauth.explain_server_auth_error(
-                str(exc), self.imap_host if protocol == "imap" else self.smtp_host)
-            return _("The sign-in with %(provider)s is no longer accepted (%(detail)s). "
-                     "%(fix)s Click Re-connect and sign in again.",
-                     provider=name, detail=str(exc), fix=fix or "")
-        msg = super()._explain_engine_error(exc, protocol)
-        if isinstance(exc, errors.AuthenticationFailed) and not getattr(exc, "hint", ""):
-            host = self.imap_host if protocol == "imap" else self.smtp_host
-            fix = oauth.explain_server_auth_error(str(exc), host or "")
-            if fix and fix not in msg and not fix.startswith(
-                    "The server did not accept the username or password"):
-                msg += "\n" + fix
-        return msg
-
     # ------------------------------------------------------------------
     # re-connect and expiry warnings
     # ------------------------------------------------------------------
@@ -295,13 +252,6 @@ class CrmInboxAccount(models.Model):
     def action_open_setup(self):
         """Accounts > New: the setup wizard."""
         return self.env["crm.inbox.account.setup"].action_open()
-
-    def action_reconnect(self):
-        """Open the setup wizard on the step that fixes this account: the password, or
-        the sign-in with Google / Microsoft."""
-        self.ensure_one()
-        self.check_access("write")
-        return self.env["crm.inbox.account.setup"]._action_reconnect(self)
 
     def _oauth_revoke(self):
         """Revoke the stored grant at the provider (best effort) and forget the tokens."""
@@ -368,10 +318,3 @@ class CrmInboxAccount(models.Model):
             lambda a: a.activity_type_id == warning and a.user_id == self.user_id)
         if activities:
             activities.action_feedback(feedback=self.env._("Re-connected."))
-
-
-class CrmInboxAccountSecret(models.Model):
-    _inherit = "crm.inbox.account.secret"
-
-    oauth_access_token = SecretChar()
-    oauth_refresh_token = SecretChar()

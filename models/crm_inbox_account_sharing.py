@@ -25,6 +25,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import html_sanitize
 
+from .crm_inbox_account import MANAGER_GROUP
 from .crm_inbox_account_member import LEVEL_RANK
 
 _logger = logging.getLogger(__name__)
@@ -34,16 +35,6 @@ VISIBILITY = [
     ("metadata", "Subject and metadata only"),
     ("none", "None"),
 ]
-#: A stored secret is bound to its endpoint: changing one of these, in any state,
-#: drops the password of that side (and OAuth tokens), unless a new password comes
-#: in the same write; the account goes back to "Not connected". With shared
-#: credentials (the IMAP password also logs in to SMTP), a change on either side
-#: drops it. A manage member cannot point a stored password at another server.
-IMAP_ENDPOINT_KEYS = ("email", "imap_host", "imap_port", "imap_security", "imap_username")
-SMTP_ENDPOINT_KEYS = ("email", "smtp_host", "smtp_port", "smtp_security", "smtp_username",
-                      "smtp_same_credentials")
-SETUP_KEYS = tuple(dict.fromkeys(IMAP_ENDPOINT_KEYS + SMTP_ENDPOINT_KEYS))
-MANAGER_GROUP = "crm_inbox.group_crm_inbox_manager"
 PERSONAL_READER_GROUP = "crm_inbox.group_crm_inbox_read_personal"
 
 
@@ -156,74 +147,6 @@ class CrmInboxAccount(models.Model):
     # ------------------------------------------------------------------
     # create / write checks
     # ------------------------------------------------------------------
-    @api.model_create_multi
-    def create(self, vals_list):
-        if not self.env.su:
-            is_manager = self.env.user.has_group(MANAGER_GROUP)
-            for vals in vals_list:
-                if vals.get("account_type") == "shared" and not is_manager:
-                    raise AccessError(self.env._(
-                        "Only inbox administrators can create shared accounts: ask one to "
-                        "create it and add you as a member."))
-                owner = vals.get("user_id", self.env.uid)
-                if vals.get("account_type", "personal") == "personal" and owner != self.env.uid:
-                    raise AccessError(self.env._(
-                        "A personal account belongs to the user who connects it: the other "
-                        "user connects it from their own Inbox."))
-        accounts = super().create(vals_list)
-        for account in accounts:
-            if not account.company_id.crm_inbox_enabled:
-                raise UserError(self.env._(
-                    "Integrated email is turned off for %(company)s: an administrator can "
-                    "turn it on in Settings > Inbox.", company=account.company_id.name))
-        return accounts
-
-    def write(self, vals):
-        if not self.env.su:
-            if "account_type" in vals and any(a.account_type != vals["account_type"] for a in self) \
-                    and not self.env.user.has_group(MANAGER_GROUP):
-                raise AccessError(self.env._(
-                    "Only inbox administrators can turn a personal account into a shared one "
-                    "or back."))
-            if "user_id" in vals and any(
-                    a.account_type == "personal" and a.user_id.id != vals["user_id"] for a in self):
-                raise AccessError(self.env._(
-                    "The owner of a personal account cannot be changed: its mail is private. "
-                    "The new owner connects the mailbox from their own Inbox."))
-        if not any(k in vals for k in SETUP_KEYS):
-            return super().write(vals)
-        drops = {}  # account -> secret fields to drop
-        for account in self:
-            def moved(keys, account=account):
-                return any(k in vals and (vals[k] or False) != (account[k] or False)
-                           for k in keys)
-            imap_moved, smtp_moved = moved(IMAP_ENDPOINT_KEYS), moved(SMTP_ENDPOINT_KEYS)
-            if not (imap_moved or smtp_moved):
-                continue
-            same = vals.get("smtp_same_credentials", account.smtp_same_credentials)
-            drop = {"oauth_access_token", "oauth_refresh_token"}
-            if imap_moved or (smtp_moved and same):
-                drop.add("imap_password")
-            if smtp_moved:
-                drop.add("smtp_password")
-            drops[account] = {f for f in drop if not vals.get(f)}
-        if not drops:
-            return super().write(vals)
-        changed = self.browse([a.id for a in drops])
-        reset = {"state": "draft", "imap_cert_fingerprint": False,
-                 "smtp_cert_fingerprint": False}
-        if self - changed:
-            super(CrmInboxAccount, self - changed).write(vals)
-        result = super(CrmInboxAccount, changed).write(dict(vals, **reset))
-        # after the write (access checked, new passwords stored): drop the rest
-        Secret = self.env["crm.inbox.account.secret"].sudo()
-        for account, fields_to_drop in drops.items():
-            secret = Secret.search([("account_id", "=", account.id)])
-            if secret and fields_to_drop:
-                secret.write(dict.fromkeys(fields_to_drop, False))
-        changed.invalidate_recordset(["has_imap_password", "has_smtp_password"])
-        return result
-
     @api.constrains("user_id", "active", "account_type", "company_id")
     def _check_max_accounts(self):
         Account = self.sudo().with_context(active_test=True)
@@ -316,19 +239,6 @@ class CrmInboxAccount(models.Model):
                                 user=self.env.user.name,
                                 what=self.env._("deleted") if delete_mail else self.env._("kept")),
                 subtype_xmlid="mail.mt_note")
-
-    def _sync(self, max_messages=None, time_budget=None):
-        self.ensure_one()
-        if self.sudo().state == "disconnected" or not self.sudo().company_id.crm_inbox_enabled:
-            return 0
-        return super()._sync(max_messages=max_messages, time_budget=time_budget)
-
-    def action_sync_now(self):
-        self.ensure_one()
-        if self.state == "disconnected":
-            raise UserError(self.env._("%(email)s is disconnected: type the password and test "
-                                       "the connection to re-connect it.", email=self.email))
-        return super().action_sync_now()
 
     def action_my_signatures(self):
         """Open the current user's signatures for this account (new ones start from the template)."""

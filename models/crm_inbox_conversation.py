@@ -136,16 +136,20 @@ class CrmInboxConversation(models.Model):
         normalized subject and a common participant; else it starts one.
 
         :param items: list of ``(ParsedMessage, vals)``; ``vals`` (the message
-            values) get their ``conversation_id``.
+            values) get their ``conversation_id``. The context key
+            ``crm_inbox_thread_into`` (``{Message-ID: conversation id}``) places a
+            message without threading it (a reply sent from a conversation).
         :returns: the conversations touched (existing and new).
         """
         own = normalize_email(account.email)
         by_message_id, by_parent = self._thread_index(account, [m for m, _v in items])
+        # a message sent from Odoo goes straight into the conversation replied to
+        thread_into = self.env.context.get("crm_inbox_thread_into") or {}
         new_vals, slots = [], []  # slots: per item, an existing id or ("new", index)
         for msg, vals in items:
             emails = {normalize_email(a.email)
                       for a in (*msg.from_, *msg.to, *msg.cc)} - {"", own}
-            target = None
+            target = thread_into.get(msg.message_id) if msg.message_id else None
             for ref in (msg.in_reply_to, *msg.references):
                 if ref and ref in by_message_id:
                     target = by_message_id[ref]

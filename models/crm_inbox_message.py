@@ -19,9 +19,9 @@ _logger = logging.getLogger(__name__)
 
 
 def _addresses(addrs):
-    return ", ".join(
-        f"{a.name} <{a.email}>" if a.name else a.email for a in addrs if a.email
-    )
+    """An address header as stored for display and replies: ``mime.Address`` formats
+    each mailbox (a display name with a comma or other specials is quoted)."""
+    return ", ".join(str(a) for a in addrs if a.email)
 
 
 class CrmInboxMessage(models.Model):

@@ -18,8 +18,8 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from engine.demo import demo_mailbox  # noqa: E402
-from engine.testing import DovecotServer, SMTPTestServer  # noqa: E402
+from testkit.demo_mail import demo_mailbox  # noqa: E402
+from testkit.mail_servers import DovecotServer, SMTPTestServer  # noqa: E402
 
 DEMO_USER = "demo@example.com"
 DEMO_PASSWORD = "demo-password"

@@ -6,7 +6,7 @@ Outside Odoo's test runner (which never commits), with real parts only:
 1. creates a PostgreSQL database and installs crm_inbox in it
    (``python -m odoo -i crm_inbox --stop-after-init``);
 2. starts a private Dovecot (and an SMTP test server, needed by "Test connection")
-   holding ~300 messages (``engine.demo.bulk_mailbox``: 20% with 50-500 KB
+   holding ~300 messages (``testkit.demo_mail.bulk_mailbox``: 20% with 50-500 KB
    attachments, plus copies sharing a Message-ID), in INBOX and Archive;
 3. creates the account through ``python -m odoo shell`` (test connection, Archive
    synced, committed);
@@ -47,9 +47,9 @@ sys.path.insert(0, REPO)
 
 import psycopg2  # noqa: E402
 
-from engine.demo import bulk_mailbox  # noqa: E402
+from testkit.demo_mail import bulk_mailbox  # noqa: E402
 from engine.mime import parse_message  # noqa: E402
-from engine.testing import DovecotServer, SMTPTestServer, free_port  # noqa: E402
+from testkit.mail_servers import DovecotServer, SMTPTestServer, free_port  # noqa: E402
 
 USER = "killtest@example.com"
 PASSWORD = "kill-pass"

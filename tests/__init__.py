@@ -19,3 +19,4 @@ from . import test_isolation
 from . import test_secret_sweep
 from . import test_mail_safety
 from . import test_hostile_mail
+from . import test_send_addresses

@@ -2,9 +2,9 @@
 
 from odoo.tests import TransactionCase, new_test_user
 
-from ..engine.demo import demo_mailbox
-from ..engine.testing import DovecotServer, SMTPTestServer
-from ..engine.testing_net import DNSTestServer
+from ..testkit.demo_mail import demo_mailbox
+from ..testkit.mail_servers import DovecotServer, SMTPTestServer
+from ..testkit.net_servers import DNSTestServer
 
 OWNER = "sales@example.com"
 OWNER_PASSWORD = "sales-pass"

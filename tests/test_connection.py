@@ -1,7 +1,7 @@
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from ..engine.testing import free_port
+from ..testkit.mail_servers import free_port
 from .common import CrmInboxCase
 
 

@@ -34,7 +34,7 @@ from odoo import SUPERUSER_ID
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
-from ..engine.testing import DovecotServer, SMTPTestServer
+from ..testkit.mail_servers import DovecotServer, SMTPTestServer
 
 _logger = logging.getLogger(__name__)
 CORPUS = os.path.join(os.path.dirname(__file__), "hostile_mail")

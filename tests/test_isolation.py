@@ -13,7 +13,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from ..engine.testing_net import DNSTestServer, TCPTestServer
+from ..testkit.net_servers import DNSTestServer, TCPTestServer
 from .common import CrmInboxCase
 
 WIZARD_PW = "W1zard-Canary-pw!"

@@ -9,8 +9,8 @@ import requests
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..engine.testing import DovecotServer, SMTPTestServer
-from ..engine.testing_oauth import OAuthTestServer
+from ..testkit.mail_servers import DovecotServer, SMTPTestServer
+from ..testkit.oauth_server import OAuthTestServer
 from .common import loopback_servers
 
 OAUTH_USER = "olga@oauth.example"

@@ -5,7 +5,7 @@ import json
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
-from ..engine.testing import DovecotServer, SMTPTestServer
+from ..testkit.mail_servers import DovecotServer, SMTPTestServer
 from .common import CrmInboxCase
 from .test_security import SECRETS, setup_security_fixture
 

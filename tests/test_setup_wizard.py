@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..engine.providers import PROVIDERS
-from ..engine.testing_net import DNSTestServer, HTTPTestServer
+from ..testkit.net_servers import DNSTestServer, HTTPTestServer
 from .common import OWNER, CrmInboxCase
 
 LOOPBACK = {"A": ["127.0.0.1"]}

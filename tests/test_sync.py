@@ -3,7 +3,7 @@ import time
 from odoo import fields, sql_db
 from odoo.tests import tagged
 
-from ..engine.demo import demo_mailbox
+from ..testkit.demo_mail import demo_mailbox
 from .common import CrmInboxCase
 
 

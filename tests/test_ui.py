@@ -2,8 +2,8 @@
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..engine.testing import DovecotServer, SMTPTestServer
-from ..engine.testing_net import DNSTestServer, HTTPTestServer
+from ..testkit.mail_servers import DovecotServer, SMTPTestServer
+from ..testkit.net_servers import DNSTestServer, HTTPTestServer
 from .test_setup_wizard import LOOPBACK, client_config
 
 TOUR_USER = "tour@local.test"

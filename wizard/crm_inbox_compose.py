@@ -213,9 +213,34 @@ class CrmInboxCompose(models.TransientModel):
                                        "%(detail)s", detail=exc)) from exc
         try:
             with account._smtp_session() as smtp:
-                smtp.send(raw, account.email, [a.email for a in to + cc + bcc])
+                refused = smtp.send(raw, account.email, [a.email for a in to + cc + bcc])
         except errors.EngineError as exc:
             raise UserError(self.env._("The email was not sent: %(reason)s",
                                        reason=account._explain_engine_error(exc, "smtp"))) from exc
         account._file_sent_copy(raw, message_id, parent)
+        if refused:
+            return self._refused_notification(refused, parent)
         return {"type": "ir.actions.act_window_close"}
+
+    def _refused_notification(self, refused, parent):
+        """The mail went out to the others: say who the server refused, and why.
+
+        :param refused: ``{address: (SMTP code, reply text)}`` from
+            :meth:`engine.smtp.SMTPSession.send`.
+        :returns: a sticky warning notification that closes the composer; the
+            refusal is also noted on the conversation replied to.
+        """
+        detail = ", ".join(f"{addr} ({code} {text})" for addr, (code, text) in refused.items())
+        message = self.env._(
+            "Sent, but the mail server refused these recipients: %(detail)s. Check the "
+            "addresses and send to them again.", detail=detail)
+        if parent.conversation_id:
+            parent.conversation_id.sudo().message_post(
+                body=message, message_type="comment", subtype_xmlid="mail.mt_note",
+                author_id=self.env.user.partner_id.id)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": "warning", "sticky": True, "message": message,
+                       "next": {"type": "ir.actions.act_window_close"}},
+        }

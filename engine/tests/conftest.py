@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from engine.testing import DovecotServer, SMTPTestServer
+from testkit.mail_servers import DovecotServer, SMTPTestServer
 
 USERS = {
     "alice@example.com": "alice-pass",

@@ -1,4 +1,4 @@
-"""engine.demo: the demo mailbox is exact, deterministic, threaded and APPEND-able."""
+"""testkit.demo_mail: the demo mailbox is exact, deterministic, threaded and APPEND-able."""
 
 import re
 import time
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.demo import DemoMessage, bulk_mailbox, demo_mailbox
+from testkit.demo_mail import DemoMessage, bulk_mailbox, demo_mailbox
 from engine.mime import normalize_email, normalize_subject, parse_message
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from engine.discovery import (
 )
 from engine.errors import DiscoveryFailed, TLSFailed, UnknownHost, UnsafeHost
 from engine.providers import PROVIDERS, USERNAME_LOCALPART, provider_for_mx
-from engine.testing_net import HANG, DNSTestServer, HTTPTestServer, TCPTestServer
+from testkit.net_servers import HANG, DNSTestServer, HTTPTestServer, TCPTestServer
 
 LOOPBACK = {"A": ["127.0.0.1"]}
 

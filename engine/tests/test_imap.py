@@ -1,4 +1,4 @@
-"""IMAPSession against a real Dovecot (engine.testing.DovecotServer)."""
+"""IMAPSession against a real Dovecot (testkit.mail_servers.DovecotServer)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from engine.errors import (
     UnknownHost,
 )
 from engine.imap import FolderInfo, IMAPSession, IMAPSettings, guess_special_use
-from engine.testing import free_port
+from testkit.mail_servers import free_port
 
 ALICE = "alice@example.com"
 
@@ -430,7 +430,7 @@ def test_xoauth2_against_dovecot_introspection():
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs
 
-    from engine.testing import DovecotServer
+    from testkit.mail_servers import DovecotServer
 
     tokens = {"good-token": ALICE}
     seen = []

@@ -1,4 +1,4 @@
-"""OAuth flows against a real local authorization server (engine/testing_oauth.py).
+"""OAuth flows against a real local authorization server (testkit/oauth_server.py).
 
 The real ``msal`` library and the real requests-based Google flow talk HTTPS
 to :class:`OAuthTestServer` on a loopback port; the browser is simulated by a
@@ -16,7 +16,7 @@ import requests
 
 from engine import oauth
 from engine.errors import CertificateUntrusted, ConnectionRefused, OAuthError
-from engine.testing_oauth import OAuthTestServer
+from testkit.oauth_server import OAuthTestServer
 
 REDIRECT = "https://odoo.example.com/crm_inbox/oauth/callback"
 

@@ -1,4 +1,4 @@
-from engine.demo import demo_mailbox
+from testkit.demo_mail import demo_mailbox
 from engine.mime import ParsedMessage, parse_message
 from engine.parallel import ParseWorker
 

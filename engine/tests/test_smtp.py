@@ -1,4 +1,4 @@
-"""SMTPSession against real aiosmtpd servers (engine.testing.SMTPTestServer)."""
+"""SMTPSession against real aiosmtpd servers (testkit.mail_servers.SMTPTestServer)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from engine.errors import (
     UnknownHost,
 )
 from engine.smtp import SMTPSession, SMTPSettings
-from engine.testing import SMTPTestServer, free_port
+from testkit.mail_servers import SMTPTestServer, free_port
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"

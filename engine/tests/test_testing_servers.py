@@ -1,4 +1,4 @@
-"""The real test servers of engine.testing behave like the servers they stand for."""
+"""The real test servers of the test kit (testkit/) behave like the servers they stand for."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from engine.testing import (
+from testkit.mail_servers import (
     DovecotServer,
     SMTPTestServer,
     free_port,
@@ -46,9 +46,9 @@ def test_generate_certificate_has_san(tmp_path):
 
 
 def test_testing_module_does_not_import_pytest():
-    import engine.testing
+    import testkit.mail_servers
 
-    tree = ast.parse(Path(engine.testing.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(testkit.mail_servers.__file__).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             assert all(a.name.split(".")[0] != "pytest" for a in node.names)
@@ -165,3 +165,18 @@ def test_smtpd_records_and_waits():
                 smtp.login(ALICE, "wrong")
             assert "xoauth2" not in smtp.esmtp_features["auth"].lower()
     assert not wait_for_port(server.port, timeout=0.3)
+
+
+def test_runtime_packages_hold_no_test_server_and_never_import_the_kit():
+    """engine/ is runtime code only; models, wizards and controllers never import testkit."""
+    root = Path(__file__).resolve().parents[2]
+    assert not [p.name for p in (root / "engine").glob("*.py")
+                if p.name.startswith(("testing", "demo"))]
+    for package in ("engine", "models", "wizard", "controllers"):
+        for path in (root / package).glob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    assert "testkit" not in (node.module or ""), f"{path} imports the test kit"
+                elif isinstance(node, ast.Import):
+                    assert all("testkit" not in a.name for a in node.names), path

@@ -27,7 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from .mime import Address, Attachment, build_message, reply_headers, reply_subject
+from ._engine import module
+
+_mime = module("mime")
+Address, Attachment, build_message = _mime.Address, _mime.Attachment, _mime.build_message
+reply_headers, reply_subject = _mime.reply_headers, _mime.reply_subject
 
 __all__ = ["DemoMessage", "bulk_mailbox", "demo_mailbox"]
 
