@@ -405,3 +405,87 @@ class FolderSync:
             store.remove(gone)
             result.counts["expunged"] = len(gone)
         store.save(highest_modseq=modseq or 0)
+
+
+# ----------------------------------------------------------------------
+# changes made in Odoo, written to the server (the other direction)
+# ----------------------------------------------------------------------
+def store_flag(session, folder: str, uids, flag: str, value: bool) -> None:
+    """Set or clear one flag (``"\\\\Seen"``, ``"\\\\Flagged"``) of these UIDs.
+
+    UID 0 (a copy whose UID the next sync fills in) is skipped.
+
+    :param session: an open :class:`engine.imap.IMAPSession`.
+    :raises errors.FolderGone, errors.ConnectionLost, errors.ProtocolFailed:
+    """
+    uids = [uid for uid in uids if uid]
+    if not uids:
+        return
+    if value:
+        session.add_flags(folder, uids, [flag])
+    else:
+        session.remove_flags(folder, uids, [flag])
+
+
+@dataclass
+class MoveResult:
+    """What :func:`move_messages` did.
+
+    :ivar new_uids: ``{old UID: UID in the destination}`` (COPYUID, :rfc:`4315`);
+        a UID missing here gets 0, filled in by the next sync of the
+        destination, matched by Message-ID.
+    :ivar gone: old UIDs the server no longer had (expunged or moved by another
+        client): their rows must go, since a UID-0 row for them in the destination
+        would never be matched (the next sync of wherever they went imports them).
+    """
+
+    new_uids: dict[int, int] = field(default_factory=dict)
+    gone: set[int] = field(default_factory=set)
+
+
+def move_messages(session, folder: str, uids, dest: str) -> MoveResult:
+    """``UID MOVE`` (or COPY + EXPUNGE) these UIDs from *folder* to *dest*.
+
+    With UIDPLUS, COPYUID lists every UID moved, so a UID absent from it was
+    already gone from the server.
+
+    :raises errors.FolderGone, errors.ConnectionLost, errors.ProtocolFailed:
+    """
+    uids = list(uids)
+    known = [uid for uid in uids if uid]
+    mapping = session.move(folder, known, dest) if known else {}
+    result = MoveResult(new_uids={uid: mapping.get(uid, 0) for uid in known})
+    if "UIDPLUS" in session.capabilities:
+        result.gone = {uid for uid in known if not result.new_uids[uid]}
+    return result
+
+
+def delete_messages(session, folder: str, uids, trash: str | None) -> None:
+    """Delete as mail clients do: move to *trash*, or expunge when already there
+    (or when the mailbox has no Trash folder).
+
+    :raises errors.FolderGone, errors.ConnectionLost, errors.ProtocolFailed:
+    """
+    uids = [uid for uid in uids if uid]
+    if not uids:
+        return
+    if trash and folder != trash:
+        session.move(folder, uids, trash)
+    else:
+        session.delete(folder, uids)
+
+
+def file_message(session, folder: str | None, raw: bytes, flags=("\\Seen",),
+                 create_as: str = "Sent"):
+    """APPEND a message (e.g. one just sent) to *folder*, creating it if missing.
+
+    :param folder: the folder's path, or ``None`` when the mailbox has none yet:
+        it is then created as *create_as*.
+    :returns: ``(folder path, UID or 0 without APPENDUID, UIDVALIDITY)``.
+    :raises errors.ConnectionLost, errors.ProtocolFailed:
+    """
+    if not folder:
+        session.create_folder(create_as)
+        folder = create_as
+    uid = session.append(folder, raw, flags=tuple(flags)) or 0
+    return folder, uid, session.examine(folder).uidvalidity

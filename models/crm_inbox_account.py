@@ -9,7 +9,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..engine import errors, oauth
+from ..engine import errors, oauth, sync
 from ..engine.discovery import check_host_safe
 from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
 from ..engine.smtp import SMTPSession, SMTPSettings
@@ -868,14 +868,14 @@ class CrmInboxAccount(models.Model):
         now = fields.Datetime.now()
         try:
             with self._imap_session() as session:
+                path, uid, uidvalidity = sync.file_message(
+                    session, folder.name if folder else None, raw)
                 if not folder:
-                    session.create_folder("Sent")
                     folder = self.env["crm.inbox.folder"].create({
-                        "account_id": self.id, "name": "Sent", "special_use": "\\Sent",
+                        "account_id": self.id, "name": path, "special_use": "\\Sent",
                     })
-                uid = session.append(folder.name, raw, flags=("\\Seen",)) or 0
                 if not folder.uidvalidity:
-                    folder.uidvalidity = session.examine(folder.name).uidvalidity
+                    folder.uidvalidity = uidvalidity
         except errors.EngineError as exc:
             warning = self.env._("Sent, but not filed in the Sent folder: %(reason)s",
                                  reason=self._explain_engine_error(exc, "imap"))

@@ -5,7 +5,7 @@ from datetime import timezone
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..engine import errors
+from ..engine import errors, sync
 from ..engine.mime import (
     normalize_email,
     parse_authentication_results,
@@ -385,12 +385,7 @@ class CrmInboxMessage(models.Model):
             return
 
         def operation(session, folder, records):
-            uids = records._uids()
-            if uids:
-                if value:
-                    session.add_flags(folder.name, uids, [flag])
-                else:
-                    session.remove_flags(folder.name, uids, [flag])
+            sync.store_flag(session, folder.name, records._uids(), flag, value)
 
         todo.sudo()._on_server(operation)
         todo.sudo().write({field: value})
@@ -418,15 +413,10 @@ class CrmInboxMessage(models.Model):
         gone = set()
 
         def operation(session, folder, records):
-            mapping = session.move(folder.name, records._uids(), dest.name)
-            uidplus = "UIDPLUS" in session.capabilities
+            moved = sync.move_messages(session, folder.name, records._uids(), dest.name)
             for record in records:
-                new_uids[record.id] = mapping.get(record.imap_uid, 0)
-                if uidplus and record.imap_uid and not new_uids[record.id]:
-                    # COPYUID (RFC 4315) lists every UID moved: this one was already
-                    # expunged or moved by another client. A UID 0 row in *dest*
-                    # would never be matched by a sync (a phantom); the next sync of
-                    # wherever the message went imports it again.
+                new_uids[record.id] = moved.new_uids.get(record.imap_uid, 0)
+                if record.imap_uid in moved.gone:
                     gone.add(record.id)
 
         todo.sudo()._on_server(operation)
@@ -459,13 +449,8 @@ class CrmInboxMessage(models.Model):
             trash = account.sudo()._get_folder("\\Trash")
 
             def operation(session, folder, records, trash=trash):
-                uids = records._uids()
-                if not uids:
-                    return
-                if trash and folder != trash:
-                    session.move(folder.name, uids, trash.name)
-                else:
-                    session.delete(folder.name, uids)
+                sync.delete_messages(session, folder.name, records._uids(),
+                                     trash.name if trash else None)
 
             mine._on_server(operation)
             self.env["crm.inbox.tombstone"].sudo().create([

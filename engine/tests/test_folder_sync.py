@@ -365,3 +365,29 @@ def test_folder_sync_state_machine(dovecot):
     runner.settings = settings(max_examples=EXAMPLES, stateful_step_count=10, deadline=None,
                                suppress_health_check=list(HealthCheck))
     runner("runTest").runTest()
+
+
+def test_changes_from_odoo_written_to_the_server(dovecot, session, folder_factory):
+    from engine.sync import delete_messages, file_message, move_messages, store_flag
+
+    src, dest, trash = folder_factory(), folder_factory(), folder_factory()
+    _append(dovecot, src, 4)
+    uids = dovecot.uids(ALICE, src)
+    session.examine(src)
+    store_flag(session, src, [uids[0], 0], "\\Flagged", True)
+    assert "\\Flagged" in dovecot.flags(ALICE, src)[uids[0]]
+    store_flag(session, src, [uids[0]], "\\Flagged", False)
+    assert "\\Flagged" not in dovecot.flags(ALICE, src)[uids[0]]
+    # another client expunges one of the two before Odoo moves them
+    dovecot.expunge(ALICE, src, [uids[1]])
+    session.examine(dest)  # as a new session would, Odoo opens src after the expunge
+    moved = move_messages(session, src, [uids[0], uids[1]], dest)
+    assert moved.gone == {uids[1]} and moved.new_uids[uids[0]] in dovecot.uids(ALICE, dest)
+    delete_messages(session, src, [uids[2]], trash)
+    assert len(dovecot.uids(ALICE, trash)) == 1
+    delete_messages(session, trash, dovecot.uids(ALICE, trash), trash)
+    assert dovecot.uids(ALICE, trash) == []
+    name = f"Filed-{next(_ids)}"
+    path, uid, uidvalidity = file_message(session, None, _raw(next(_ids)), create_as=name)
+    assert path == name and dovecot.uids(ALICE, name) == [uid] and uidvalidity
+    assert "\\Seen" in dovecot.flags(ALICE, name)[uid]
