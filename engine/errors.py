@@ -82,7 +82,9 @@ class CertificateChanged(TLSFailed):
 class AuthenticationFailed(EngineError):
     """The server rejected the credentials (password, revoked or expired token).
 
-    :ivar hint: provider-specific fix when one is known (e.g. app password
+    :ivar hint: code of a provider-specific fix when one is known (e.g.
+        ``"app_password_required"``; see :func:`engine.oauth.server_auth_fix_code`;
+        the addon words it in the user's language) (e.g. app password
         required), else ``""``.
     """
 

@@ -544,9 +544,7 @@ class IMAPSession:
             )
         hint = ""
         if _APP_PASSWORD_RE.search(text):
-            hint = (
-                "The provider requires an app password (or OAuth) instead of the account password."
-            )
+            hint = "app_password_required"
         return AuthenticationFailed(
             f"IMAP server rejected the {what} of {self.settings.username!r}: {text}",
             hint=hint,

@@ -9,8 +9,9 @@
   ``acquire_token_by_auth_code_flow``, PKCE and nonce built in), refresh with
   ``acquire_token_by_refresh_token``. Entra ID **rotates** refresh tokens:
   always store the one returned by :func:`refresh`.
-* :func:`explain_error` / :func:`explain_server_auth_error` turn provider error
-  codes and IMAP/SMTP login failures into the fix the user must make.
+* :func:`error_fix_code` / :func:`server_auth_fix_code` name the fix for provider
+  error codes and IMAP/SMTP login failures; the addon says it to the user in their
+  language (``models/crm_inbox_fixes.py``).
 
 Nothing here imports Odoo. Every HTTP call has a timeout
 (:attr:`OAuthClientConfig.timeout`, seconds). Tokens are never logged and
@@ -50,8 +51,8 @@ __all__ = [
     "MICROSOFT_SCOPES",
     "OAuthClientConfig",
     "TokenSet",
-    "explain_error",
-    "explain_server_auth_error",
+    "error_fix_code",
+    "server_auth_fix_code",
     "finish_authorization",
     "google_config",
     "microsoft_config",
@@ -648,7 +649,7 @@ def refresh(config: OAuthClientConfig, refresh_token: str) -> TokenSet:
         id token.
     :raises ValueError: empty ``refresh_token``.
     :raises OAuthError: e.g. ``error="invalid_grant"`` (revoked, expired,
-        password changed: the user must reconnect; see :func:`explain_error`),
+        password changed: the user must reconnect; see :func:`error_fix_code`),
         ``"invalid_client"`` (client secret wrong or expired).
     :raises ConnectFailed: endpoint unreachable (and subclasses, TLSFailed).
     """
@@ -702,131 +703,62 @@ def revoke(config: OAuthClientConfig, token: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Explanations
+# Fix codes: the engine names the problem; the addon says it (translated) to the user
 # ---------------------------------------------------------------------------
 
-_RECONNECT = "Reconnect the account (Sign in again) to grant a new authorization."
-
-_AADSTS_FIXES: dict[str, str] = {
-    "50076": "Your organization requires multi-factor authentication (MFA) for this sign-in. "
-             "Reconnect the account and complete the MFA prompt.",
-    "50079": "Your organization requires you to register for multi-factor authentication "
-             "(MFA). Reconnect the account and follow the MFA registration steps, or ask your "
-             "Microsoft 365 administrator.",
-    "65001": "The app has not been granted consent for mail access (IMAP.AccessAsUser.All, "
-             "SMTP.Send). Reconnect and accept the consent screen; if your organization "
-             "blocks user consent, a Microsoft 365 administrator must grant admin consent to "
-             "the app (Entra ID > Enterprise applications > Permissions).",
-    "700082": "The saved Microsoft authorization expired because it was not used for 90 days. "
-              + _RECONNECT,
-    "70008": "The saved Microsoft authorization (authorization code or refresh token) expired. "
-             + _RECONNECT,
-    "50173": "The Microsoft authorization was revoked, usually because the password was "
-             "changed or reset, or an administrator revoked sessions. " + _RECONNECT,
-    "50133": "The Microsoft session is no longer valid (expired or recent password change). "
-             + _RECONNECT,
-    "7000215": "The client secret configured in Odoo is wrong or expired. An administrator "
-               "must create a new client secret in Entra ID (App registrations > Certificates "
-               "& secrets) and paste its Value (not its Secret ID) into the settings.",
-    "7000222": "The client secret configured in Odoo has expired. An administrator must create "
-               "a new client secret in Entra ID (App registrations > Certificates & secrets).",
-    "50020": "This Microsoft account does not belong to the tenant the app is configured for. "
-             "Sign in with an account of your organization, or an administrator must set the "
-             "tenant to 'common' (or invite the account as a guest).",
-    "90072": "This Microsoft account does not exist in the tenant the app is configured for "
-             "(often a personal Outlook.com account on a work-only app). Use a work account of "
-             "that organization, or an administrator must allow personal accounts / use the "
-             "'common' tenant, or invite the account as a guest.",
-    "53003": "Access was blocked by your organization's Conditional Access policies (device, "
-             "location or app restrictions). Ask your Microsoft 365 administrator to allow "
-             "this app.",
-    "50011": "The redirect URI of Odoo is not registered on the app. An administrator must add "
-             "Odoo's callback URL under Entra ID > App registrations > Authentication.",
-    "700016": "The application (client) id is not known in this tenant. An administrator must "
-              "check the client id and tenant in the settings, or grant the app in the tenant.",
-    "50034": "This Microsoft account does not exist. Check the address you signed in with.",
-    "50057": "This Microsoft account is disabled. Ask your administrator to enable it.",
-    "50053": "This Microsoft account is locked (too many sign-in attempts). Wait and try again, "
-             "or ask your administrator.",
-    "500011": "The requested mail permissions belong to Exchange Online, which is not "
-              "available in this tenant. The mailbox needs an Exchange Online license.",
+#: Microsoft identity platform error codes (``AADSTS<n>``) with a known fix.
+_AADSTS_CODES: dict[str, str] = {
+    "50076": "aadsts_50076",
+    "50079": "aadsts_50079",
+    "65001": "aadsts_65001",
+    "700082": "aadsts_700082",
+    "70008": "aadsts_70008",
+    "50173": "aadsts_50173",
+    "50133": "aadsts_50133",
+    "7000215": "aadsts_7000215",
+    "7000222": "aadsts_7000222",
+    "50020": "aadsts_50020",
+    "90072": "aadsts_90072",
+    "53003": "aadsts_53003",
+    "50011": "aadsts_50011",
+    "700016": "aadsts_700016",
+    "50034": "aadsts_50034",
+    "50057": "aadsts_50057",
+    "50053": "aadsts_50053",
+    "500011": "aadsts_500011",
 }
 
-_OAUTH_ERROR_FIXES: dict[tuple[str, str], str] = {
-    ("google", "invalid_grant"): (
-        "Google refused the saved authorization: it was revoked (access removed at "
-        "myaccount.google.com > Security > Third-party access, or password changed) or it "
-        "expired. If the app's OAuth consent screen is in 'Testing' status, Google expires "
-        "refresh tokens after 7 days: an administrator must publish it 'In production'. Tokens "
-        "unused for 6 months also expire. " + _RECONNECT
-    ),
-    ("google", "invalid_client"): (
-        "The Google OAuth client id or secret configured in Odoo is wrong or was deleted. An "
-        "administrator must copy them again from Google Cloud Console > APIs & Services > "
-        "Credentials (client type 'Web application')."
-    ),
-    ("google", "unauthorized_client"): (
-        "This OAuth client may not be used this way: in Google Cloud Console its type must be "
-        "'Web application' and the Gmail API scope must be allowed; for Google Workspace, an "
-        "administrator may have to trust the app (Admin console > Security > API controls)."
-    ),
-    ("google", "admin_policy_enforced"): (
-        "Your Google Workspace administrator blocks this app. Ask them to trust it in Admin "
-        "console > Security > API controls."
-    ),
-    ("google", "redirect_uri_mismatch"): (
-        "Odoo's callback URL is not in the client's 'Authorized redirect URIs'. An administrator "
-        "must add it in Google Cloud Console > Credentials."
-    ),
-    ("google", "missing_refresh_token"): (
-        "Google returned no refresh token. Remove the app at myaccount.google.com/permissions, "
-        "then reconnect the account."
-    ),
-    ("microsoft", "invalid_grant"): (
-        "Microsoft refused the saved authorization (expired, revoked or password changed). "
-        + _RECONNECT
-    ),
-    ("microsoft", "invalid_client"): (
-        "The Microsoft client id or secret configured in Odoo is wrong or expired. An "
-        "administrator must create a new client secret in Entra ID and paste its Value."
-    ),
-    ("microsoft", "unauthorized_client"): (
-        "The Entra ID app is not allowed to use this flow: an administrator must check the "
-        "app registration (web platform, supported account types)."
-    ),
-    ("microsoft", "invalid_authority"): (
-        "The Microsoft tenant configured in Odoo was not found. An administrator must check the "
-        "tenant (use 'common' for multi-tenant apps)."
-    ),
+#: Provider-specific OAuth errors (:rfc:`6749#section-5.2` codes) with a known fix.
+_PROVIDER_ERROR_CODES: dict[tuple[str, str], str] = {
+    ("google", "invalid_grant"): "google_invalid_grant",
+    ("google", "invalid_client"): "google_invalid_client",
+    ("google", "unauthorized_client"): "google_unauthorized_client",
+    ("google", "admin_policy_enforced"): "google_admin_policy_enforced",
+    ("google", "redirect_uri_mismatch"): "google_redirect_uri_mismatch",
+    ("google", "missing_refresh_token"): "google_missing_refresh_token",
+    ("microsoft", "invalid_grant"): "microsoft_invalid_grant",
+    ("microsoft", "invalid_client"): "microsoft_invalid_client",
+    ("microsoft", "unauthorized_client"): "microsoft_unauthorized_client",
+    ("microsoft", "invalid_authority"): "microsoft_invalid_authority",
 }
 
-_GENERIC_FIXES: dict[str, str] = {
-    "access_denied": (
-        "Access was declined on the consent screen (or an administrator blocks this app). "
-        "Reconnect and allow access to your mail."
-    ),
-    "consent_required": (
-        "Consent is required. Reconnect and accept the consent screen, or ask an administrator "
-        "to grant consent for the organization."
-    ),
-    "interaction_required": "The provider needs you to sign in interactively. " + _RECONNECT,
-    "login_required": "The provider needs you to sign in again. " + _RECONNECT,
-    "invalid_scope": (
-        "The requested mail permissions are not allowed for this app. An administrator must "
-        "check the app's API permissions / scopes."
-    ),
-    "state_mismatch": (
-        "The sign-in answer did not match the request (expired, reused or forged link). Start "
-        "the connection again from Odoo."
-    ),
-    "invalid_id_token": "The sign-in answer could not be verified. Start the connection again.",
-    "temporarily_unavailable": "The provider is temporarily unavailable. Try again later.",
-    "server_error": "The provider had an internal error. Try again later.",
-}
+#: OAuth errors whose fix does not depend on the provider.
+_GENERIC_ERROR_CODES = frozenset({
+    "access_denied",
+    "consent_required",
+    "interaction_required",
+    "login_required",
+    "invalid_scope",
+    "state_mismatch",
+    "invalid_id_token",
+    "temporarily_unavailable",
+    "server_error",
+})
 
 
-def explain_error(provider: str, error: str, description: str = "") -> str:
-    """The fix the user (or the Odoo administrator) must make for an OAuth error.
+def error_fix_code(provider: str, error: str, description: str = "") -> str:
+    """The code of the fix the user (or the Odoo administrator) must make for an
+    OAuth error; the addon turns it into a translated sentence.
 
     Microsoft ``AADSTS`` codes (Microsoft identity platform error codes) are read
     from ``error`` or ``description`` and win over the generic OAuth ``error``;
@@ -838,23 +770,22 @@ def explain_error(provider: str, error: str, description: str = "") -> str:
         (:attr:`OAuthError.error`).
     :param description: the server's ``error_description``
         (:attr:`OAuthError.description`).
-    :returns: an English sentence, or ``""`` when nothing specific is known.
+    :returns: e.g. ``"aadsts_50076"``, ``"google_invalid_grant"``,
+        ``"access_denied"``, ``"client_rejected"``; ``""`` when nothing specific
+        is known.
     """
     text = f"{error or ''} {description or ''}"
     for code in re.findall(r"AADSTS(\d+)", text):
-        fix = _AADSTS_FIXES.get(code)
-        if fix:
-            return fix
+        if code in _AADSTS_CODES:
+            return _AADSTS_CODES[code]
     provider = (provider or "").lower()
     error = (error or "").strip()
-    fix = _OAUTH_ERROR_FIXES.get((provider, error)) or _GENERIC_FIXES.get(error)
-    if fix:
-        return fix
-    if error == "invalid_grant":
-        return "The saved authorization was refused (expired or revoked). " + _RECONNECT
+    if (provider, error) in _PROVIDER_ERROR_CODES:
+        return _PROVIDER_ERROR_CODES[(provider, error)]
+    if error in _GENERIC_ERROR_CODES or error == "invalid_grant":
+        return error
     if error in ("invalid_client", "unauthorized_client"):
-        return ("The OAuth client id or secret configured in Odoo is wrong, expired or not "
-                "allowed for this flow. An administrator must check the OAuth settings.")
+        return "client_rejected"
     return ""
 
 
@@ -872,8 +803,8 @@ def _decode_sasl_json(text: str) -> dict | None:
     return None
 
 
-def explain_server_auth_error(text: str, host: str = "") -> str:
-    """The fix for an IMAP/SMTP login failure, from the server's reply text.
+def server_auth_fix_code(text: str, host: str = "") -> str:
+    """The code of the fix for an IMAP/SMTP login failure, from the server's reply text.
 
     Covers Microsoft 365 ("IMAP is disabled", Outlook's bare ``AUTHENTICATE
     failed.``, SMTP ``5.7.139`` SMTP AUTH disabled / basic auth disabled),
@@ -883,7 +814,8 @@ def explain_server_auth_error(text: str, host: str = "") -> str:
     :param text: the server reply (IMAP ``NO`` text, SMTP reply line(s)).
     :param host: optional server host name, to tell providers apart when the
         text alone does not (e.g. ``"imap.mail.yahoo.com"``).
-    :returns: an English sentence, or ``""`` when nothing specific is known.
+    :returns: a fix code such as ``"imap_disabled"``, ``"gmail_app_password_required"``,
+        ``"password_refused"``; ``""`` when nothing specific is known.
     """
     t = (text or "").lower()
     h = (host or "").lower()
@@ -896,50 +828,29 @@ def explain_server_auth_error(text: str, host: str = "") -> str:
     if sasl is not None:
         status = str(sasl.get("status", ""))
         if status in ("400", "401"):
-            return ("The mail server refused the OAuth access token (expired, revoked or "
-                    "without mail scope). " + _RECONNECT)
+            return "oauth_token_refused"
     if "imap is disabled" in t or "imap access is disabled" in t:
-        return ("IMAP is disabled for this mailbox. In Microsoft 365, an administrator must "
-                "enable it: Microsoft 365 admin center > Users > Active users > (user) > Mail > "
-                "Manage email apps > IMAP (and Authenticated SMTP for sending). For Gmail: "
-                "Settings > Forwarding and POP/IMAP > Enable IMAP.")
+        return "imap_disabled"
     if "smtpclientauthentication is disabled" in t or ("5.7.139" in t and "disabled" in t
                                                       and "basic" not in t):
-        return ("SMTP AUTH is disabled for this Microsoft 365 mailbox or tenant. An administrator "
-                "must enable 'Authenticated SMTP' for the user (Microsoft 365 admin center > "
-                "Users > Active users > Mail > Manage email apps) and allow SMTP AUTH in the "
-                "tenant (Exchange admin center).")
+        return "microsoft_smtp_auth_disabled"
     if "basic authentication is disabled" in t or "basicauthblocked" in t:
-        return ("Microsoft 365 no longer accepts passwords for IMAP/SMTP. Connect the account "
-                "with 'Sign in with Microsoft' (OAuth) instead.")
+        return "microsoft_basic_auth_disabled"
     if "application-specific password required" in t or "5.7.9" in t:
-        return ("Gmail requires an app password for this account (2-Step Verification is on). "
-                "Create one at myaccount.google.com/apppasswords and use it instead of the "
-                "normal password, or connect with 'Sign in with Google'.")
+        return "gmail_app_password_required"
     if "5.7.14" in t or "log in via your web browser" in t or "web login required" in t:
-        return ("Google blocked the sign-in as suspicious. Sign in to Gmail in a browser, "
-                "confirm the activity, then use an app password or 'Sign in with Google'.")
+        return "google_suspicious_signin"
     if yahoo:
-        return ("Yahoo Mail requires an app password for IMAP/SMTP: create one in Yahoo Account "
-                "Security > Generate app password, and use it instead of your password.")
+        return "yahoo_app_password"
     if icloud:
-        return ("iCloud Mail requires an app-specific password: create one at appleid.apple.com "
-                "> Sign-In and Security > App-Specific Passwords, and use your iCloud address as "
-                "the username.")
+        return "icloud_app_password"
     if "authenticate failed" in t and (outlook or not gmail):
-        return ("Microsoft 365 refused the sign-in. Check that IMAP and SMTP AUTH are enabled "
-                "for the mailbox (Microsoft 365 admin center > Users > Active users > Mail > "
-                "Manage email apps), that the mailbox is licensed, and that the account signed "
-                "in is the mailbox owner. Then reconnect the account.")
+        return "microsoft_signin_refused"
     if "5.7.8" in t or "username and password not accepted" in t or "invalid credentials" in t:
         if gmail or "gsmtp" in t or "(failure)" in t:
-            return ("Gmail did not accept the password. Use an app password "
-                    "(myaccount.google.com/apppasswords, needs 2-Step Verification) or "
-                    "connect with 'Sign in with Google'.")
-        return ("The server did not accept the username or password. Check them; providers "
-                "with two-factor authentication usually require an app password.")
+            return "gmail_password_refused"
+        return "password_refused"
     if "authenticationfailed" in t or "authentication failed" in t or "login failed" in t \
             or "535" in t:
-        return ("The server did not accept the username or password. Check them; providers "
-                "with two-factor authentication usually require an app password.")
+        return "password_refused"
     return ""

@@ -13,6 +13,7 @@ from ..engine import errors, oauth, sync
 from ..engine.discovery import check_host_safe
 from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
 from ..engine.smtp import SMTPSession, SMTPSettings
+from .crm_inbox_fixes import explain_fix
 
 _logger = logging.getLogger(__name__)
 
@@ -465,11 +466,13 @@ class CrmInboxAccount(models.Model):
         detail = str(exc)
         provider = {"google": "Google", "microsoft": "Microsoft"}.get(self.connection_type, "")
         if isinstance(exc, errors.OAuthError):
-            fix = oauth.explain_error(self.connection_type, exc.error, exc.description)
+            fix = explain_fix(self.env, oauth.error_fix_code(
+                self.connection_type, exc.error, exc.description))
             return _("Sign-in with %(provider)s failed (%(error)s). %(fix)s",
                      provider=provider, error=exc.error or detail, fix=fix)
         if self.connection_type in OAUTH_TYPES and isinstance(exc, errors.AuthenticationFailed):
-            fix = getattr(exc, "hint", "") or oauth.explain_server_auth_error(detail, host or "")
+            fix = explain_fix(self.env, getattr(exc, "hint", "")
+                              or oauth.server_auth_fix_code(detail, host or ""))
             return _("The sign-in with %(provider)s is no longer accepted (%(detail)s). "
                      "%(fix)s Click Re-connect and sign in again.",
                      provider=provider, detail=detail, fix=fix or "")
@@ -508,10 +511,9 @@ class CrmInboxAccount(models.Model):
             msg = _("%(proto)s: the server rejected the user name or password (%(detail)s). "
                     "Check them; some providers require an app password.",
                     proto=proto, detail=detail)
-            fix = getattr(exc, "hint", "") or oauth.explain_server_auth_error(detail, host or "")
-            if fix and fix not in msg and not fix.startswith(
-                    "The server did not accept the username or password"):
-                msg += "\n" + fix
+            code = getattr(exc, "hint", "") or oauth.server_auth_fix_code(detail, host or "")
+            if code and code != "password_refused":  # the message above says it already
+                msg += "\n" + explain_fix(self.env, code)
         elif isinstance(exc, errors.ConnectFailed):
             msg = _("%(proto)s: the connection to %(host)s was lost (%(detail)s). It will be "
                     "retried at the next sync.", proto=proto, host=host, detail=detail)

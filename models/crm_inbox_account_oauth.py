@@ -226,8 +226,7 @@ class CrmInboxAccount(models.Model):
             return secret.oauth_access_token
         if not secret.oauth_refresh_token:
             raise errors.AuthenticationFailed(
-                "no OAuth sign-in stored", protocol="oauth", step="refresh",
-                hint="Sign in again with Re-connect.")
+                "no OAuth sign-in stored", protocol="oauth", step="refresh")
         config = self._oauth_client_config(self.connection_type)
         try:
             tokens = oauth.refresh(config, secret.oauth_refresh_token)
@@ -236,8 +235,8 @@ class CrmInboxAccount(models.Model):
                 raise errors.AuthenticationFailed(
                     f"the sign-in was refused: {exc.error}", protocol="oauth",
                     step="refresh",
-                    hint=oauth.explain_error(self.connection_type, exc.error,
-                                             exc.description),
+                    hint=oauth.error_fix_code(self.connection_type, exc.error,
+                                              exc.description),
                 ) from exc
             raise
         self._oauth_store_tokens(tokens)
