@@ -18,18 +18,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timezone
 from typing import Self
 
-import socket
-
 from imapclient import IMAPClient
 from imapclient import tls as imapclient_tls
-from imapclient.imap4 import IMAP4WithTimeout
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.imap4 import IMAP4WithTimeout
 from imapclient.response_parser import parse_fetch_response
 
 from . import tls
@@ -42,6 +41,7 @@ from .errors import (
     ProtocolFailed,
     TLSFailed,
 )
+from .oauth import xoauth2_string
 
 _logger = logging.getLogger(__name__)
 
@@ -507,7 +507,11 @@ class IMAPSession:
                     step="login",
                     protocol=PROTOCOL,
                 )
-            auth_string = f"user={s.username}\x01auth=Bearer {s.access_token}\x01\x01"
+            try:
+                auth_string = xoauth2_string(s.username, s.access_token)
+            except ValueError as exc:
+                raise AuthenticationFailed(f"XOAUTH2 login refused before sending: {exc}",
+                                           step="login", protocol=PROTOCOL) from None
             state = {"sent": False}
 
             def xoauth2(challenge: bytes) -> str:

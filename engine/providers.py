@@ -15,6 +15,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The port of each protocol and security setting (:rfc:`8314` §3.3 and §7.3: implicit
+#: TLS on 993 and 465; STARTTLS on 143 and 587, :rfc:`6409`; plain SMTP relay on 25).
+DEFAULT_PORTS: dict[str, dict[str, int]] = {
+    "imap": {"ssl": 993, "starttls": 143, "none": 143},
+    "smtp": {"ssl": 465, "starttls": 587, "none": 25},
+}
+
+
+def default_port(protocol: str, security: str, current: int = 0) -> int:
+    """The usual port for *protocol* (``"imap"``/``"smtp"``) with *security*
+    (``"ssl"``, ``"starttls"``, ``"none"``); *current* when the pair is unknown."""
+    return DEFAULT_PORTS.get(protocol, {}).get(security, current)
+
+
 #: ``username`` forms of :class:`ServerTemplate`.
 USERNAME_EMAIL = "email"  # the full address, ``%EMAILADDRESS%`` in clientConfig
 USERNAME_LOCALPART = "localpart"  # the part before ``@``, ``%EMAILLOCALPART%``

@@ -28,6 +28,7 @@ from .errors import (
     SendFailed,
     TLSFailed,
 )
+from .oauth import xoauth2_string
 
 PROTOCOL = "smtp"
 SECURITY_MODES = ("ssl", "starttls", "none")
@@ -280,7 +281,11 @@ class SMTPSession:
                 protocol=PROTOCOL,
             )
         if s.access_token:
-            auth_string = f"user={s.username}\x01auth=Bearer {s.access_token}\x01\x01"
+            try:
+                auth_string = xoauth2_string(s.username, s.access_token)
+            except ValueError as exc:
+                raise AuthenticationFailed(f"XOAUTH2 login refused before sending: {exc}",
+                                           step="login", protocol=PROTOCOL) from None
 
             def xoauth2(challenge: bytes | None = None) -> str:
                 # Initial response carries the credentials; a later 334 holds a

@@ -4,14 +4,15 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from dateutil.relativedelta import relativedelta
 
+from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..engine import errors, oauth, sync
 from ..engine.discovery import check_host_safe
 from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
+from ..engine.providers import default_port
 from ..engine.smtp import SMTPSession, SMTPSettings
 from .crm_inbox_fixes import explain_fix
 
@@ -294,13 +295,11 @@ class CrmInboxAccount(models.Model):
 
     @api.onchange("imap_security")
     def _onchange_imap_security(self):
-        ports = {"ssl": 993, "starttls": 143, "none": 143}
-        self.imap_port = ports.get(self.imap_security, self.imap_port)
+        self.imap_port = default_port("imap", self.imap_security, self.imap_port)
 
     @api.onchange("smtp_security")
     def _onchange_smtp_security(self):
-        ports = {"ssl": 465, "starttls": 587, "none": 25}
-        self.smtp_port = ports.get(self.smtp_security, self.smtp_port)
+        self.smtp_port = default_port("smtp", self.smtp_security, self.smtp_port)
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -17,6 +17,7 @@ from odoo.tools import consteq
 
 from ..engine import errors, oauth
 from ..engine.discovery import detect
+from ..engine.providers import default_port
 from ..models.crm_inbox_account import SECURITY, SYNC_FROM
 
 _logger = logging.getLogger(__name__)
@@ -160,13 +161,11 @@ class CrmInboxAccountSetup(models.TransientModel):
 
     @api.onchange("imap_security")
     def _onchange_imap_security(self):
-        self.imap_port = {"ssl": 993, "starttls": 143, "none": 143}.get(
-            self.imap_security, self.imap_port)
+        self.imap_port = default_port("imap", self.imap_security, self.imap_port)
 
     @api.onchange("smtp_security")
     def _onchange_smtp_security(self):
-        self.smtp_port = {"ssl": 465, "starttls": 587, "none": 25}.get(
-            self.smtp_security, self.smtp_port)
+        self.smtp_port = default_port("smtp", self.smtp_security, self.smtp_port)
 
     # ------------------------------------------------------------------
     # navigation

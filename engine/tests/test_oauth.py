@@ -8,10 +8,9 @@ GET of the authorization URL without following the redirect.
 import base64
 import dataclasses
 import json
+import re
 import time
 import urllib.parse
-
-import re
 
 import pytest
 import requests
