@@ -6,7 +6,7 @@ Each leaf matches a recovery action taken by the model layer (see DESIGN.md):
 * :class:`TLSFailed`: show the TLS fix, offer "allow self-signed" only on request;
 * :class:`AuthenticationFailed`: pause the account and tell its owner;
 * :class:`CapabilityMissing`: take the documented fallback;
-* :class:`FolderGone`, :class:`UIDValidityChanged`: resync that folder;
+* :class:`FolderGone`: end that folder, mark it, go on with the others;
 * :class:`MalformedMessage`: store the raw bytes with a warning, never block;
 * :class:`HeaderInjection`: refuse to build a message.
 
@@ -105,12 +105,6 @@ class ProtocolFailed(EngineError):
 
 class FolderGone(EngineError):
     """The folder no longer exists on the server."""
-
-    step = "select"
-
-
-class UIDValidityChanged(EngineError):
-    """The folder's UIDVALIDITY changed (:rfc:`3501#section-2.3.1.1`): resync it."""
 
     step = "select"
 

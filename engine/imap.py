@@ -903,16 +903,6 @@ class IMAPSession:
         except Exception as exc:
             raise self._map(exc, "expunge") from exc
 
-    def noop(self) -> None:
-        """NOOP (keep-alive / check the connection).
-
-        :raises ConnectionLost:
-        """
-        try:
-            self.client.noop()
-        except Exception as exc:
-            raise self._map(exc, "noop") from exc
-
 
 def _safe_shutdown(client: IMAPClient) -> None:
     """Close the socket without LOGOUT; errors are irrelevant at that point."""

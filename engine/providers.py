@@ -258,12 +258,6 @@ PROVIDERS: tuple[Provider, ...] = (
 )
 
 _BY_DOMAIN: dict[str, Provider] = {d: p for p in PROVIDERS for d in p.domains}
-_BY_KEY: dict[str, Provider] = {p.key: p for p in PROVIDERS}
-
-
-def provider_by_key(key: str) -> Provider | None:
-    """The row whose :attr:`Provider.key` is *key*, or ``None``."""
-    return _BY_KEY.get(key)
 
 
 def provider_for_domain(domain: str) -> Provider | None:
