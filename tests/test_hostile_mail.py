@@ -237,6 +237,8 @@ class TestHostileMailBrowser(HttpCase):
         for path in cls.files:
             with open(path, "rb") as handle:
                 cls.dovecot.append(VICTIM, "INBOX", handle.read())
+        # the fixture servers are on loopback, refused unless private hosts are allowed
+        cls.env["ir.config_parameter"].sudo().set_param("crm_inbox.allow_private_hosts", "True")
         cls.account = cls.env["crm.inbox.account"].with_user(cls.user).create({
             "email": VICTIM, "user_id": cls.user.id,
             "imap_host": cls.dovecot.host, "imap_port": cls.dovecot.imap_port,
