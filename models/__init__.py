@@ -12,4 +12,3 @@ from . import res_users
 from . import crm_inbox_account_member
 from . import crm_inbox_account_sharing
 from . import crm_inbox_signature
-from . import crm_inbox_message_display

@@ -23,7 +23,6 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import html_sanitize
 
 from .crm_inbox_account import MANAGER_GROUP
 from .crm_inbox_account_member import LEVEL_RANK
@@ -309,10 +308,10 @@ class CrmInboxMessage(models.Model):
                 "account": message.account_id.email,
             }
             if level == "full":
-                body = message.body_html or (
-                    Markup("<pre>%s</pre>") % (message.body_text or "") if message.body_text
-                    else "")
-                row["body_html"] = str(body)
+                # through the one mail renderer: sanitized last, remote content always
+                # blocked here, cid: images only where the user may open the message
+                row["body_html"] = str(message._crm_inbox_render(
+                    allow_remote=False, with_cids=row["can_open"])[0])
                 row["attachments"] = self.env["ir.attachment"].sudo().search([
                     ("res_model", "=", self._name), ("res_id", "=", message.id),
                 ]).mapped("name")
@@ -321,7 +320,8 @@ class CrmInboxMessage(models.Model):
 
     @api.model
     def _crm_inbox_render_digest(self, rows):
-        """HTML list of :meth:`_crm_inbox_visible_emails` rows (values escaped)."""
+        """HTML list of :meth:`_crm_inbox_visible_emails` rows: values escaped, bodies
+        already rendered (shown by the ``crm_inbox_mail_frame`` widget's sandbox)."""
         if not rows:
             return Markup("<p class='text-muted'>%s</p>") % self.env._("No emails.")
         parts = []
@@ -336,7 +336,7 @@ class CrmInboxMessage(models.Model):
             body = Markup("")
             if row["level"] == "full":
                 body = Markup("<details><summary>%s</summary>%s</details>") % (
-                    self.env._("Show email"), Markup(html_sanitize(row["body_html"] or "")))
+                    self.env._("Show email"), Markup(row["body_html"] or ""))
                 if row["attachments"]:
                     body += Markup("<div class='small'>📎 %s</div>") % ", ".join(
                         row["attachments"])
