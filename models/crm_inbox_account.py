@@ -791,18 +791,32 @@ class CrmInboxAccount(models.Model):
                     "last_sync_date": fields.Datetime.now()})
         if was_failed:
             return
+        self._notify_owner(
+            message,
+            summary=self.env._("Re-connect your mailbox %(email)s", email=self.email),
+            title=self.env._("Mailbox %(email)s paused", email=self.email),
+            level="danger")
+
+    def _notify_owner(self, message, summary, title, level, deadline=None):
+        """Tell the account's owner everywhere they look: a note on the account, a
+        warning activity (with *deadline*, a date, when given) and a sticky
+        notification in their open browsers.
+
+        :param message: the sentence, with the fix (translated).
+        :param summary: the activity's summary; :param title: the notification's title.
+        :param level: notification type, ``"danger"`` or ``"warning"``.
+        """
+        self.ensure_one()
         self.message_post(body=message, subtype_xmlid="mail.mt_note")
         self.activity_schedule(
             "mail.mail_activity_data_warning",
-            summary=self.env._("Re-connect your mailbox %(email)s", email=self.email),
+            date_deadline=deadline,  # None: the activity type's own delay
+            summary=summary,
             note=message,
             user_id=self.user_id.id,
         )
         self.user_id._bus_send("simple_notification", {
-            "type": "danger",
-            "title": self.env._("Mailbox %(email)s paused", email=self.email),
-            "message": message,
-            "sticky": True,
+            "type": level, "title": title, "message": message, "sticky": True,
         })
 
     def action_reconnect(self):

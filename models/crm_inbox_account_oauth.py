@@ -293,20 +293,11 @@ class CrmInboxAccount(models.Model):
         message = _("The sign-in of your mailbox %(email)s expires on %(date)s: click "
                     "Re-connect on the account and sign in again to keep it syncing.",
                     email=self.email, date=when)
-        self.message_post(body=message, subtype_xmlid="mail.mt_note")
-        self.activity_schedule(
-            "mail.mail_activity_data_warning",
-            date_deadline=self.oauth_signin_expires.date(),
+        self._notify_owner(
+            message,
             summary=_("Sign in again to %(email)s", email=self.email),
-            note=message,
-            user_id=self.user_id.id,
-        )
-        self.user_id._bus_send("simple_notification", {
-            "type": "warning",
-            "title": _("Mailbox %(email)s: sign-in expires soon", email=self.email),
-            "message": message,
-            "sticky": True,
-        })
+            title=_("Mailbox %(email)s: sign-in expires soon", email=self.email),
+            level="warning", deadline=self.oauth_signin_expires.date())
         self.oauth_expiry_warned = True
 
     def _mark_reconnected(self):
