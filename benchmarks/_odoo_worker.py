@@ -174,6 +174,7 @@ def measure(cfg, func, phases=None):
     prof = cProfile.Profile() if cfg.get("profile") else None
     rss_before = rss_now_mb()
     q0 = sql_db.sql_counter
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     if prof:
         prof.enable()
@@ -183,10 +184,14 @@ def measure(cfg, func, phases=None):
         if prof:
             prof.disable()
         wall = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         queries = sql_db.sql_counter - q0
         if phases is not None:
             thread.query_hooks = ()
-    result = {"wall_s": wall, "queries": queries, "rss_before_mb": rss_before,
+    # CPU seconds of this process (all threads; not the parse worker nor PostgreSQL):
+    # much less sensitive than wall time to other load on the machine
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    result = {"wall_s": wall, "cpu_s": cpu, "queries": queries, "rss_before_mb": rss_before,
               "value": value}
     if prof:
         result["profile"] = profile_report(prof)

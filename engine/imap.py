@@ -23,7 +23,6 @@ import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timezone
-from typing import Self
 
 from imapclient import IMAPClient
 from imapclient import tls as imapclient_tls
@@ -42,6 +41,7 @@ from .errors import (
     TLSFailed,
 )
 from .oauth import xoauth2_string
+from .session import ServerSession
 
 _logger = logging.getLogger(__name__)
 
@@ -300,11 +300,12 @@ class _IMAPClient(IMAPClient):
         return _PlainIMAP4(self._address, self.host, self.port, connect_timeout)
 
 
-class IMAPSession:
+class IMAPSession(ServerSession):
     """An authenticated IMAP connection; use it as a context manager.
 
     ``__enter__`` calls :meth:`open` (connect, TLS, login, ENABLE CONDSTORE),
     ``__exit__`` calls :meth:`close` (LOGOUT, falling back to a shutdown).
+    Settings, secret scrubbing, TLS and the pin: :class:`engine.session.ServerSession`.
 
     :ivar capabilities: upper-case capability names after login.
     :ivar server_fingerprint: SHA-256 hex of the server certificate, ``""``
@@ -312,32 +313,17 @@ class IMAPSession:
     :ivar condstore: CONDSTORE is enabled (MODSEQ and HIGHESTMODSEQ available).
     """
 
+    PROTOCOL = PROTOCOL
+
     def __init__(self, settings: IMAPSettings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.capabilities: frozenset[str] = frozenset()
-        self.server_fingerprint = ""
         self.condstore = False
         self._client: IMAPClient | None = None
         self._selected: str | None = None
         self._readonly = True
 
-    def __repr__(self) -> str:
-        s = self.settings
-        return f"<IMAPSession {s.username}@{s.host}:{s.port} {s.security}>"
-
-    # -- context manager -----------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
     # -- errors --------------------------------------------------------------
-
-    def _where(self) -> dict:
-        return {"protocol": PROTOCOL, "host": self.settings.host, "port": self.settings.port}
 
     def _map(self, exc: BaseException, step: str, *, connected: bool = True) -> EngineError:
         """Turn any exception raised while talking to the server into an engine error."""
@@ -373,13 +359,6 @@ class IMAPSession:
             step=step,
             protocol=PROTOCOL,
         )
-
-    def _scrub(self, exc: BaseException) -> str:
-        text = str(exc)
-        for secret in (self.settings.password, self.settings.access_token):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
 
     def _folder_error(self, exc: BaseException, step: str, folder: str) -> EngineError:
         if (
@@ -426,20 +405,13 @@ class IMAPSession:
                     raise
         return client
 
-    def _probe_fingerprint(self) -> str:
-        """Fingerprint of the certificate the server presents, read with an
-        unverified handshake after verification failed; ``""`` on any error."""
-        s = self.settings
-        if s.security == "ssl":
-            return tls.probe_fingerprint(s.host, s.port, min(s.timeout, 10.0), s.address)
-        try:
-            client = self._connect(tls.make_probe_context())
-        except Exception:  # noqa: BLE001 -- best effort, the real error is raised by the caller
-            return ""
-        try:
-            return tls.peer_fingerprint(client.socket())
-        finally:
-            _safe_shutdown(client)
+    @staticmethod
+    def _socket_of(conn: IMAPClient) -> ssl.SSLSocket:
+        return conn.socket()
+
+    @staticmethod
+    def _drop(conn: IMAPClient) -> None:
+        _safe_shutdown(conn)
 
     def open(self) -> None:
         """Connect, negotiate TLS, check the pin, log in, ENABLE CONDSTORE.
@@ -454,28 +426,9 @@ class IMAPSession:
         :raises AuthenticationFailed: LOGIN or AUTHENTICATE answered NO.
         """
         s = self.settings
-        ctx = None
-        if s.security != "none":
-            ctx = tls.make_ssl_context(allow_self_signed=s.allow_self_signed, cafile=s.cafile)
-        step = "tls" if s.security == "ssl" else "connect"
-        try:
-            client = self._connect(ctx)
-        except ssl.SSLCertVerificationError as exc:
-            raise tls.untrusted_error(
-                exc, fingerprint=self._probe_fingerprint(), **self._where()
-            ) from None
-        except EngineError:
-            raise
-        except Exception as exc:
-            raise self._map(
-                exc, "starttls" if s.security == "starttls" else step, connected=False
-            ) from exc
+        client = self._open_transport()
         self._client = client
         try:
-            if s.security != "none":
-                self.server_fingerprint = tls.check_pin(
-                    client.socket(), s.pinned_fingerprint, protocol=PROTOCOL
-                )
             self._login(client)
             self.capabilities = frozenset(_text(c).upper() for c in client.capabilities())
             if "CONDSTORE" in self.capabilities and "ENABLE" in self.capabilities:

@@ -15,7 +15,6 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Self
 
 from . import tls
 from .errors import (
@@ -29,6 +28,7 @@ from .errors import (
     TLSFailed,
 )
 from .oauth import xoauth2_string
+from .session import ServerSession
 
 PROTOCOL = "smtp"
 SECURITY_MODES = ("ssl", "starttls", "none")
@@ -104,8 +104,10 @@ def _reply(resp) -> str:
     return str(resp)
 
 
-class SMTPSession:
+class SMTPSession(ServerSession):
     """An authenticated SMTP submission session; use it as a context manager.
+
+    Settings, secret scrubbing, TLS and the pin: :class:`engine.session.ServerSession`.
 
     :ivar server_fingerprint: SHA-256 hex of the server certificate, ``""``
         without TLS.
@@ -113,33 +115,14 @@ class SMTPSession:
         (``smtplib.SMTP.esmtp_features``).
     """
 
+    PROTOCOL = PROTOCOL
+
     def __init__(self, settings: SMTPSettings) -> None:
-        self.settings = settings
-        self.server_fingerprint = ""
+        super().__init__(settings)
         self.features: dict[str, str] = {}
         self._smtp: smtplib.SMTP | None = None
 
-    def __repr__(self) -> str:
-        s = self.settings
-        return f"<SMTPSession {s.username or '-'}@{s.host}:{s.port} {s.security}>"
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
     # -- errors --------------------------------------------------------------
-
-    def _where(self) -> dict:
-        return {"protocol": PROTOCOL, "host": self.settings.host, "port": self.settings.port}
-
-    def _scrub(self, text: str) -> str:
-        for secret in (self.settings.password, self.settings.access_token):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
 
     def _map(self, exc: BaseException, step: str, *, connected: bool) -> EngineError:
         if isinstance(exc, EngineError):
@@ -217,19 +200,20 @@ class SMTPSession:
             raise
         return smtp
 
-    def _probe_fingerprint(self) -> str:
-        """Fingerprint read by an unverified handshake after verification failed."""
-        s = self.settings
-        if s.security == "ssl":
-            return tls.probe_fingerprint(s.host, s.port, min(s.timeout, 10.0), s.address)
-        try:
-            smtp = self._connect(tls.make_probe_context())
-        except Exception:  # noqa: BLE001 -- best effort
-            return ""
-        try:
-            return tls.peer_fingerprint(smtp.sock)
-        finally:
-            _safe_close(smtp)
+    @staticmethod
+    def _socket_of(conn: smtplib.SMTP) -> ssl.SSLSocket:
+        return conn.sock
+
+    @staticmethod
+    def _drop(conn: smtplib.SMTP) -> None:
+        _safe_close(conn)
+
+    def _open_error(self, exc: Exception, step: str) -> EngineError:
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            s = self.settings
+            return TLSFailed(f"STARTTLS refused by {s.host}:{s.port}: {exc}", step="starttls",
+                             protocol=PROTOCOL)
+        return super()._open_error(exc, step)
 
     def open(self) -> None:
         """Connect, EHLO, TLS, check the pin, then AUTH when ``username`` is set.
@@ -239,29 +223,9 @@ class SMTPSession:
         :raises AuthenticationFailed: AUTH answered 535 (or another 5xx).
         :raises CapabilityMissing: the server offers no AUTH at this stage.
         """
-        s = self.settings
-        ctx = None
-        if s.security != "none":
-            ctx = tls.make_ssl_context(allow_self_signed=s.allow_self_signed, cafile=s.cafile)
-        step = {"ssl": "tls", "starttls": "starttls"}.get(s.security, "connect")
+        smtp = self._open_transport()
         try:
-            smtp = self._connect(ctx)
-        except ssl.SSLCertVerificationError as exc:
-            raise tls.untrusted_error(
-                exc, fingerprint=self._probe_fingerprint(), **self._where()
-            ) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise TLSFailed(
-                f"STARTTLS refused by {s.host}:{s.port}: {exc}", step="starttls", protocol=PROTOCOL
-            ) from exc
-        except Exception as exc:
-            raise self._map(exc, step, connected=False) from exc
-        try:
-            if s.security != "none":
-                self.server_fingerprint = tls.check_pin(
-                    smtp.sock, s.pinned_fingerprint, protocol=PROTOCOL
-                )
-            if s.username:
+            if self.settings.username:
                 self._auth(smtp)
         except BaseException as exc:
             _safe_close(smtp)

@@ -34,7 +34,9 @@ from datetime import date
 from typing import Protocol
 
 from . import errors
+from .imap import IMAPSession
 from .parallel import ParseWorker
+from .smtp import SMTPSession
 
 #: Special-use roles (RFC 6154) whose old content is never imported on the
 #: first sync: only mail arriving after the account was connected is synced.
@@ -405,6 +407,60 @@ class FolderSync:
             store.remove(gone)
             result.counts["expunged"] = len(gone)
         store.save(highest_modseq=modseq or 0)
+
+
+# ----------------------------------------------------------------------
+# the account: its folders, and the connection test
+# ----------------------------------------------------------------------
+def list_folders(session) -> list:
+    """Every folder of the account with its role, for the folder list of the account.
+
+    ``LIST "" "*"``; roles from the RFC 6154 special-use attributes, else from the
+    folder name (:func:`engine.imap.guess_special_use`).
+
+    :param session: an open :class:`engine.imap.IMAPSession`.
+    :returns: list of :class:`engine.imap.FolderInfo`.
+    :raises errors.ConnectionLost, errors.ProtocolFailed:
+    """
+    return session.list_folders()
+
+
+@dataclass(frozen=True)
+class ConnectionProbe:
+    """What a connection test found.
+
+    :ivar folders: list of :class:`engine.imap.FolderInfo` of the IMAP account.
+    :ivar imap_fingerprint: SHA-256 hex of the IMAP server certificate, ``""`` without TLS.
+    :ivar smtp_fingerprint: the same for the SMTP server.
+    """
+
+    folders: list
+    imap_fingerprint: str
+    smtp_fingerprint: str
+
+
+def probe_connection(imap_settings, smtp_settings) -> ConnectionProbe:
+    """Log in to IMAP and list the folders, then log in to SMTP (EHLO, TLS, AUTH; sends nothing).
+
+    :param imap_settings: :class:`engine.imap.IMAPSettings`.
+    :param smtp_settings: :class:`engine.smtp.SMTPSettings`.
+    :raises errors.EngineError: the first failing step, with ``protocol`` ``"imap"``
+        or ``"smtp"`` and ``step`` set (IMAP is tried first; SMTP is not tried when it fails).
+    """
+    try:
+        with IMAPSession(imap_settings) as session:
+            folders = list_folders(session)
+            imap_fingerprint = session.server_fingerprint
+    except errors.EngineError as exc:
+        exc.protocol = "imap"
+        raise
+    try:
+        with SMTPSession(smtp_settings) as smtp:
+            smtp_fingerprint = smtp.server_fingerprint
+    except errors.EngineError as exc:
+        exc.protocol = "smtp"
+        raise
+    return ConnectionProbe(folders, imap_fingerprint, smtp_fingerprint)
 
 
 # ----------------------------------------------------------------------

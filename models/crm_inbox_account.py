@@ -1,4 +1,3 @@
-import dataclasses
 import logging
 import threading
 import time
@@ -367,76 +366,56 @@ class CrmInboxAccount(models.Model):
                                resolver=config.resolver, allowed_ports=(port,),
                                allowed_hosts=config.allowed_hosts, timeout=config.timeout)
 
-    def _get_imap_settings(self):
-        """Plain-value IMAP settings for the engine (reads the password with sudo); OAuth
-        accounts log in with XOAUTH2 and a fresh access token.
+    def _get_server_settings(self, protocol):
+        """Plain-value settings for the engine's IMAP or SMTP session (reads the password
+        with sudo). OAuth accounts log in with XOAUTH2 as the IMAP user and a fresh access
+        token (refreshed, and committed, when near expiry): the provider's SMTP takes the
+        same token. With "same credentials", SMTP logs in with the IMAP user and password.
 
-        :returns: ``engine.imap.IMAPSettings`` connecting to the vetted address.
-        :raises UserError: no IMAP server, or a server that is not allowed.
+        :param protocol: ``"imap"`` or ``"smtp"``.
+        :returns: ``engine.imap.IMAPSettings`` or ``engine.smtp.SMTPSettings`` connecting
+            to the vetted address.
+        :raises UserError: no server of that protocol, or a server that is not allowed.
         """
         self.ensure_one()
-        if not self.imap_host:
+        host = (self[f"{protocol}_host"] or "").strip()
+        if not host:
             raise UserError(
-                self.env._("Account “%(name)s” has no IMAP server: fill in the IMAP server "
-                           "in the Advanced settings.", name=self.name)
+                self.env._("Account “%(name)s” has no %(proto)s server: fill in the "
+                           "%(proto)s server in the Advanced settings.",
+                           name=self.name, proto=protocol.upper())
             )
-        address = self._vet_server("imap")[0]
+        address = self._vet_server(protocol)[0]
         secret = self._secret()
-        settings = IMAPSettings(
-            host=self.imap_host.strip(),
-            address=address,
-            port=self.imap_port,
-            security=self.imap_security,
-            username=(self.imap_username or self.email).strip(),
-            password=secret.imap_password or "",
-            timeout=self._timeout(),
-            allow_self_signed=self.allow_self_signed,
-            pinned_fingerprint=self.imap_cert_fingerprint or "",
-        )
-        if self.connection_type in OAUTH_TYPES:
-            # XOAUTH2 with a fresh access token (refreshed, and committed, when near expiry)
-            settings = dataclasses.replace(
-                settings, password="", access_token=self._oauth_access_token())
-        return settings
-
-    def _get_smtp_settings(self):
-        """Plain-value SMTP settings for the engine (reads the password with sudo); OAuth
-        accounts send with XOAUTH2 as the IMAP user.
-
-        :returns: ``engine.smtp.SMTPSettings`` connecting to the vetted address.
-        :raises UserError: no SMTP server, or a server that is not allowed.
-        """
-        self.ensure_one()
-        if not self.smtp_host:
-            raise UserError(
-                self.env._("Account “%(name)s” has no SMTP server: fill in the SMTP server "
-                           "in the Advanced settings.", name=self.name)
-            )
-        address = self._vet_server("smtp")[0]
-        secret = self._secret()
-        if self.smtp_same_credentials:
-            username = (self.imap_username or self.email).strip()
-            password = secret.imap_password or ""
+        imap_username = (self.imap_username or self.email).strip()
+        if protocol == "imap" or self.smtp_same_credentials:
+            username, password = imap_username, secret.imap_password or ""
         else:
-            username = (self.smtp_username or "").strip()
-            password = secret.smtp_password or ""
-        settings = SMTPSettings(
-            host=self.smtp_host.strip(),
+            username, password = (self.smtp_username or "").strip(), secret.smtp_password or ""
+        access_token = ""
+        if self.connection_type in OAUTH_TYPES:
+            username, password, access_token = imap_username, "", self._oauth_access_token()
+        settings_class = IMAPSettings if protocol == "imap" else SMTPSettings
+        return settings_class(
+            host=host,
             address=address,
-            port=self.smtp_port,
-            security=self.smtp_security,
+            port=self[f"{protocol}_port"],
+            security=self[f"{protocol}_security"],
             username=username,
             password=password,
+            access_token=access_token,
             timeout=self._timeout(),
             allow_self_signed=self.allow_self_signed,
-            pinned_fingerprint=self.smtp_cert_fingerprint or "",
+            pinned_fingerprint=self[f"{protocol}_cert_fingerprint"] or "",
         )
-        if self.connection_type in OAUTH_TYPES:
-            # XOAUTH2 as the IMAP user (the provider's SMTP takes the same token)
-            settings = dataclasses.replace(
-                settings, password="", username=(self.imap_username or self.email).strip(),
-                access_token=self._oauth_access_token())
-        return settings
+
+    def _get_imap_settings(self):
+        """``engine.imap.IMAPSettings`` of this account: :meth:`_get_server_settings`."""
+        return self._get_server_settings("imap")
+
+    def _get_smtp_settings(self):
+        """``engine.smtp.SMTPSettings`` of this account: :meth:`_get_server_settings`."""
+        return self._get_server_settings("smtp")
 
     def _imap_session(self):
         return IMAPSession(self._get_imap_settings())
@@ -531,17 +510,18 @@ class CrmInboxAccount(models.Model):
         self.ensure_one()
         self.check_access("write")  # the stored password is sent only for who may change it
         self = self.with_context(crm_inbox_connection_test=True)  # noqa: PLW0642
+        settings = {}
+        for protocol in ("imap", "smtp"):
+            try:  # checking the host can fail (DNS, a refused address)
+                settings[protocol] = self._get_server_settings(protocol)
+            except errors.EngineError as exc:
+                raise UserError(self._explain_engine_error(exc, protocol)) from exc
         try:
-            with self._imap_session() as session:
-                folders = session.list_folders()
-                imap_fingerprint = session.server_fingerprint
+            probe = sync.probe_connection(settings["imap"], settings["smtp"])
         except errors.EngineError as exc:
-            raise UserError(self._explain_engine_error(exc, "imap")) from exc
-        try:
-            with self._smtp_session() as smtp:
-                smtp_fingerprint = smtp.server_fingerprint
-        except errors.EngineError as exc:
-            raise UserError(self._explain_engine_error(exc, "smtp")) from exc
+            raise UserError(self._explain_engine_error(exc, exc.protocol)) from exc
+        folders = probe.folders
+        imap_fingerprint, smtp_fingerprint = probe.imap_fingerprint, probe.smtp_fingerprint
         vals = {"state": "connected", "last_error": False}
         if self.allow_self_signed:
             if imap_fingerprint and not self.imap_cert_fingerprint:
@@ -750,7 +730,7 @@ class CrmInboxAccount(models.Model):
                     # connected without a folder list (a sign-in finished, Test connection
                     # never did): list them now, Inbox and Sent on by default
                     self.env["crm.inbox.folder"]._update_from_server(
-                        self, session.list_folders())
+                        self, sync.list_folders(session))
                 folders = self.folder_ids.filtered("sync_enabled")
                 if not folders:
                     raise _NothingToSync()

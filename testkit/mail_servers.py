@@ -230,6 +230,22 @@ force_introspection = yes
 """
 
 
+
+def _login_settings(settings_class, server, user: str, security: str, port: int, overrides):
+    """Settings of ``settings_class`` (IMAP or SMTP) to log in to a test *server* as *user*:
+    its host, the user's password, 10 s timeout, the test CA for TLS modes, then *overrides*."""
+    values = {
+        "host": server.host,
+        "port": port,
+        "security": security,
+        "username": user,
+        "password": server.users.get(user, ""),
+        "timeout": 10.0,
+        "cafile": server.certfile if security in ("ssl", "starttls") else None,
+    }
+    values.update(overrides)
+    return settings_class(**values)
+
 class DovecotServer:
     """A private Dovecot 2.3 IMAP server on free loopback ports.
 
@@ -480,17 +496,9 @@ class DovecotServer:
             test certificate so verification passes.
         :param overrides: any other :class:`IMAPSettings` field (e.g. ``timeout``).
         """
-        values = {
-            "host": self.host,
-            "port": self.imaps_port if security == "ssl" else self.imap_port,
-            "security": security,
-            "username": user,
-            "password": self.users.get(user, ""),
-            "timeout": 10.0,
-            "cafile": self.certfile if security in ("ssl", "starttls") else None,
-        }
-        values.update(overrides)
-        return IMAPSettings(**values)
+        return _login_settings(IMAPSettings, self, user, security,
+                               self.imaps_port if security == "ssl" else self.imap_port,
+                               overrides)
 
     # -- mailbox helpers (real IMAP as the user, or doveadm) -------------------
 
@@ -882,14 +890,5 @@ class SMTPTestServer:
             uses :attr:`ssl_port`; TLS modes get ``cafile`` = the test certificate.
         :param overrides: any other :class:`SMTPSettings` field.
         """
-        values = {
-            "host": self.host,
-            "port": self.ssl_port if security == "ssl" else self.port,
-            "security": security,
-            "username": user,
-            "password": self.users.get(user, ""),
-            "timeout": 10.0,
-            "cafile": self.certfile if security in ("ssl", "starttls") else None,
-        }
-        values.update(overrides)
-        return SMTPSettings(**values)
+        return _login_settings(SMTPSettings, self, user, security,
+                               self.ssl_port if security == "ssl" else self.port, overrides)
