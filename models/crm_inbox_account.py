@@ -80,9 +80,12 @@ class CrmInboxAccount(models.Model):
         help="Personal: only the owner sees the mail. Shared: the named members do.",
     )
     connection_type = fields.Selection(
-        [("password", "IMAP/SMTP with password")],
+        [("password", "IMAP/SMTP with password"),
+         ("forwarding", "Forwarding to a receiving address")],
         default="password",
         required=True,
+        help="Forwarding (shared accounts): the mailbox forwards its mail to an address "
+             "generated on the database's alias domain; replies go out through SMTP.",
     )
     # incoming
     imap_host = fields.Char("IMAP Server")
@@ -388,7 +391,8 @@ class CrmInboxAccount(models.Model):
         address = self._vet_server(protocol)[0]
         secret = self._secret()
         imap_username = (self.imap_username or self.email).strip()
-        if protocol == "imap" or self.smtp_same_credentials:
+        if protocol == "imap" or (self.smtp_same_credentials
+                                  and self.connection_type != "forwarding"):
             username, password = imap_username, secret.imap_password or ""
         else:
             username, password = (self.smtp_username or "").strip(), secret.smtp_password or ""
@@ -510,6 +514,8 @@ class CrmInboxAccount(models.Model):
         self.ensure_one()
         self.check_access("write")  # the stored password is sent only for who may change it
         self = self.with_context(crm_inbox_connection_test=True)  # noqa: PLW0642
+        if self.connection_type == "forwarding":
+            return self._crm_inbox_test_forwarding()
         settings = {}
         for protocol in ("imap", "smtp"):
             try:  # checking the host can fail (DNS, a refused address)
@@ -713,6 +719,8 @@ class CrmInboxAccount(models.Model):
         self.ensure_one()
         if self.sudo().state == "disconnected" or not self.sudo().company_id.crm_inbox_enabled:
             return 0
+        if self.sudo().connection_type == "forwarding":
+            return 0  # its mail arrives through the mail gateway (crm_inbox_forwarding.py)
         return self.sudo()._sync_as_system(max_messages, time_budget)
 
     def _sync_as_system(self, max_messages, time_budget):
@@ -813,7 +821,8 @@ class CrmInboxAccount(models.Model):
     def _cron_sync_accounts(self):
         """Scheduled action: sync every due account; one failure never stops the others."""
         now = fields.Datetime.now()
-        accounts = self.search([("state", "in", ("connected", "error"))]).filtered(
+        accounts = self.search([("state", "in", ("connected", "error")),
+                                ("connection_type", "!=", "forwarding")]).filtered(
             lambda a: not a.last_sync_date or a._sync_unfinished()
             or a.last_sync_date + timedelta(minutes=max(a.sync_interval, 1) - 0.5) <= now)
         params = self.env["ir.config_parameter"].sudo()
@@ -858,6 +867,9 @@ class CrmInboxAccount(models.Model):
         """
         self.ensure_one()
         self = self.sudo()  # noqa: PLW0642 - the system files the copy; the caller checked access
+        if self.connection_type == "forwarding":
+            return self._crm_inbox_store_delivered(raw, "\\Sent", parent=parent,
+                                                   flags=("\\Seen",))
         folder = self._get_folder("\\Sent")
         uid, warning = 0, ""
         now = fields.Datetime.now()

@@ -66,6 +66,10 @@ class CrmInboxMessage(models.Model):
         string="Attachments", readonly=True,
     )
     attachment_count = fields.Integer(readonly=True)
+    delivery_key = fields.Char(
+        readonly=True, copy=False,
+        help="Key of a message received through the forwarding address (no IMAP folder "
+             "or UID): the hash of its bytes, so a re-delivery adds nothing.")
     is_read = fields.Boolean("Read", readonly=True)
     is_flagged = fields.Boolean("Flagged", readonly=True)
     direction = fields.Selection([("in", "Received"), ("out", "Sent")], readonly=True)
@@ -95,6 +99,8 @@ class CrmInboxMessage(models.Model):
             ALTER TABLE crm_inbox_message DROP CONSTRAINT IF EXISTS crm_inbox_message_uid_unique;
             CREATE UNIQUE INDEX IF NOT EXISTS crm_inbox_message_uid_unique_idx
                 ON crm_inbox_message (folder_id, uidvalidity, imap_uid) WHERE imap_uid > 0;
+            CREATE UNIQUE INDEX IF NOT EXISTS crm_inbox_message_delivery_key_unique_idx
+                ON crm_inbox_message (folder_id, delivery_key) WHERE delivery_key IS NOT NULL;
         """)
 
     # ------------------------------------------------------------------
@@ -307,6 +313,7 @@ class CrmInboxMessage(models.Model):
             "auth_dmarc": auth[0].dmarc or False,
             "auth_server": auth[0].authserv_id or False,
             "auth_warning": auth[1] or False,
+            "delivery_key": self.env.context.get("crm_inbox_delivery_key") or False,
         }
 
     @api.model
@@ -330,6 +337,7 @@ class CrmInboxMessage(models.Model):
             "parse_warning": warning, "size": len(fetched_msg.raw),
             "is_read": "\\Seen" in fetched_msg.flags,
             "date": fields.Datetime.now(),
+            "delivery_key": self.env.context.get("crm_inbox_delivery_key") or False,
         })
         row._attach_raw(fetched_msg.raw)
         return row
@@ -366,6 +374,8 @@ class CrmInboxMessage(models.Model):
         in Odoo (the caller writes after this returns).
         """
         for account in self.account_id:
+            if account.connection_type == "forwarding":
+                continue  # mail received through the forwarding address lives in Odoo only
             mine = self.filtered(lambda m: m.account_id == account)
             try:
                 with account.sudo()._imap_session() as session:

@@ -789,6 +789,9 @@ class SMTPTestServer:
         self.refused_recipients: set[str] = set()
         self.refused_senders: set[str] = set()
         self.refuse_data = False
+        #: called with each accepted :class:`ReceivedMessage`, in the server's thread
+        #: (e.g. :meth:`MailgatePipe.forward` to hand it on to Odoo's mail gateway)
+        self.on_message: Callable[[ReceivedMessage], None] | None = None
         self._messages: list[ReceivedMessage] = []
         self._cond = threading.Condition()
         self._dir: str | None = None
@@ -801,6 +804,8 @@ class SMTPTestServer:
             return list(self._messages)
 
     def _record(self, message: ReceivedMessage) -> None:
+        if self.on_message is not None:
+            self.on_message(message)
         with self._cond:
             self._messages.append(message)
             self._cond.notify_all()
@@ -892,3 +897,58 @@ class SMTPTestServer:
         """
         return _login_settings(SMTPSettings, self, user, security,
                                self.ssl_port if security == "ssl" else self.port, overrides)
+
+
+class MailgatePipe:
+    """Hands messages to Odoo's mail gateway as an MTA pipe does.
+
+    What Odoo documents for incoming mail without fetchmail: the MTA pipes each message
+    into ``odoo-mailgate.py`` (``mail/static/scripts``), which calls
+    ``mail.thread.message_process(False, Binary(raw))`` over XML-RPC. This class makes the
+    same call (the script itself is Python 2), after adding the ``Delivered-To`` trace
+    field a local delivery adds (Postfix ``local``/``pipe``, RFC 9228).
+
+    Used as :attr:`SMTPTestServer.on_message` through :meth:`forward`, it also plays the
+    provider's forwarding rule: mail accepted for an address of :attr:`rules` is delivered
+    to the rule's target, with To and Cc untouched.
+
+    :param url: the Odoo server, e.g. ``http://127.0.0.1:8069`` (loopback only).
+    :param db, uid, password: the XML-RPC login (``odoo-mailgate.py``'s ``-d -u -p``).
+    :ivar rules: ``{address: forwarding target}``.
+    :ivar results: ``(target, return value or the fault text)`` of every delivery.
+    """
+
+    def __init__(self, url: str, db: str, uid: int, password: str) -> None:
+        self.url, self.db, self.uid, self.password = url, db, uid, password
+        self.rules: dict[str, str] = {}
+        self.results: list[tuple[str, object]] = []
+
+    def deliver(self, raw: bytes, recipient: str):
+        """Deliver *raw* to *recipient* through the gateway; returns what
+        ``message_process`` returned.
+
+        :raises xmlrpc.client.Fault: the gateway raised.
+        """
+        import xmlrpc.client
+
+        data = f"Delivered-To: {recipient}\r\n".encode() + raw
+        proxy = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/object", allow_none=True)
+        try:
+            result = proxy.execute_kw(self.db, self.uid, self.password, "mail.thread",
+                                      "message_process", [False, xmlrpc.client.Binary(data)], {})
+        except xmlrpc.client.Fault as exc:
+            self.results.append((recipient, exc.faultString))
+            raise
+        self.results.append((recipient, result))
+        return result
+
+    def forward(self, message: ReceivedMessage) -> None:
+        """:attr:`SMTPTestServer.on_message` hook: apply :attr:`rules` to *message*."""
+        import contextlib
+        import xmlrpc.client
+
+        for rcpt in message.rcpt_tos:
+            target = self.rules.get(rcpt.lower())
+            if target:
+                with contextlib.suppress(xmlrpc.client.Fault):  # kept in self.results
+                    self.deliver(message.data, target)

@@ -1,6 +1,6 @@
 """Shared fixtures of the Odoo tests: a real Dovecot and a real SMTP server per class."""
 
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from ..testkit.demo_mail import demo_mailbox
 from ..testkit.mail_servers import DovecotServer, SMTPTestServer
@@ -23,8 +23,9 @@ def loopback_servers(cls):
     icp.set_param("crm_inbox.dns_server", f"127.0.0.1:{cls.local_dns.port}")
 
 
-class CrmInboxCase(TransactionCase):
-    """Starts Dovecot (IMAP) and aiosmtpd (SMTP) on free loopback ports for the class."""
+class MailServersMixin:
+    """Starts Dovecot (IMAP) and aiosmtpd (SMTP) on free loopback ports for the class,
+    with a salesperson (``user``, mailbox OWNER) and a colleague."""
 
     @classmethod
     def setUpClass(cls):
@@ -70,10 +71,10 @@ class CrmInboxCase(TransactionCase):
 
     def _fresh_account(self, user=None, **values):
         """A new Dovecot user with its own empty mailbox, and an account on it."""
-        CrmInboxCase._mailbox_seq += 1
-        login = f"box{CrmInboxCase._mailbox_seq}-{self._testMethodName[:20]}@example.com"
+        MailServersMixin._mailbox_seq += 1
+        login = f"box{MailServersMixin._mailbox_seq}-{self._testMethodName[:20]}@example.com"
         login = login.replace("_", "-").lower()
-        password = f"pw-{CrmInboxCase._mailbox_seq}"
+        password = f"pw-{MailServersMixin._mailbox_seq}"
         self.dovecot.add_user(login, password)
         self.smtpd.users[login] = password
         return self._create_account(user=user, email=login, password=password, **values)
@@ -91,3 +92,11 @@ class CrmInboxCase(TransactionCase):
             self.dovecot.append(user, message.folder, message.raw, message.flags,
                                 message.msg_time)
         return messages
+
+
+class CrmInboxCase(MailServersMixin, TransactionCase):
+    """The fixture servers and users, in a transaction (see :class:`MailServersMixin`)."""
+
+
+class CrmInboxHttpCase(MailServersMixin, HttpCase):
+    """The fixture servers and users, with Odoo's HTTP server (JSON-RPC, XML-RPC, tours)."""

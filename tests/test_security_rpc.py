@@ -6,7 +6,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
 from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import CrmInboxCase
+from .common import MailServersMixin
 from .test_security import SECRETS, setup_security_fixture
 
 ACCESS_ERROR = "odoo.exceptions.AccessError"
@@ -15,7 +15,7 @@ ACCESS_ERROR = "odoo.exceptions.AccessError"
 @tagged("post_install", "-at_install")
 class TestSecurityRpc(HttpCase):
 
-    _create_account = CrmInboxCase.__dict__["_create_account"]
+    _create_account = MailServersMixin.__dict__["_create_account"]
 
     @classmethod
     def setUpClass(cls):

@@ -58,9 +58,9 @@ class SetupCase(CrmInboxCase):
             dict(values, email=email))
 
     def _local_mailbox(self, local="anna"):
-        CrmInboxCase._mailbox_seq += 1
-        email = f"{local}{CrmInboxCase._mailbox_seq}@local.test"
-        password = f"pw-{CrmInboxCase._mailbox_seq}"
+        MailServersMixin._mailbox_seq += 1
+        email = f"{local}{MailServersMixin._mailbox_seq}@local.test"
+        password = f"pw-{MailServersMixin._mailbox_seq}"
         self.dovecot.add_user(email, password)
         self.smtpd.users[email] = password
         return email, password

@@ -1,0 +1,122 @@
+"""Mail that reaches Odoo through its mail gateway (forwarding mode): who it was for, what it is.
+
+In forwarding mode a shared mailbox (``support@company.com``) forwards its mail to a
+receiving address generated on the database's alias domain. A forwarded message's To and
+Cc still name only the support address; the receiving address is the envelope recipient,
+which the delivering MTA records in a trace field: ``Delivered-To`` (Postfix local
+delivery, qmail, Gmail), ``X-Original-To`` (Postfix, before alias expansion),
+``Envelope-To`` (Exim) or ``X-Envelope-To`` (Sendmail milters, some hosts).
+
+Everything here is a pure function of the message bytes; only the header block is read
+(:class:`email.parser.BytesHeaderParser`), so a huge or broken body costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from .mime import normalize_email
+
+#: Trace fields naming the envelope recipient, most specific first.
+ENVELOPE_FIELDS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
+#: Header fields also searched for the receiving address (mail sent straight to it).
+VISIBLE_FIELDS = ("To", "Cc")
+
+_BOUNCE_SENDER_RE = re.compile(r"^(mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
+_REPORT_RE = re.compile(r"multipart/report", re.IGNORECASE)
+_DSN_RE = re.compile(r"report-type\s*=\s*\"?(delivery-status|disposition-notification)", re.IGNORECASE)
+_AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk", "list"})
+
+
+def _headers(raw: bytes):
+    """The header block of *raw* as a :class:`email.message.Message` (no body parsed)."""
+    return BytesHeaderParser(policy=compat32).parsebytes(raw or b"")
+
+
+def _addresses(values) -> list[str]:
+    out = []
+    for _name, addr in getaddresses([str(v) for v in values if v]):
+        norm = normalize_email(addr)
+        if norm and norm not in out:
+            out.append(norm)
+    return out
+
+
+def delivery_addresses(raw: bytes) -> list[str]:
+    """Normalized addresses the message was delivered to, envelope first.
+
+    The envelope trace fields (:data:`ENVELOPE_FIELDS`) come first, in field order,
+    then To and Cc; duplicates removed.
+
+    :param raw: the RFC 5322 message bytes.
+    :returns: list of normalized addresses (:func:`engine.mime.normalize_email`).
+    """
+    msg = _headers(raw)
+    values = []
+    for name in ENVELOPE_FIELDS + VISIBLE_FIELDS:
+        values.extend(msg.get_all(name) or [])
+    return _addresses(values)
+
+
+def sender_address(raw: bytes) -> str:
+    """The normalized From address of *raw*, ``""`` when there is none."""
+    found = _addresses(_headers(raw).get_all("From") or [])
+    return found[0] if found else ""
+
+
+def header_value(raw: bytes, name: str) -> str:
+    """The first value of header field *name* in *raw*, unfolded and stripped; ``""`` if absent."""
+    value = _headers(raw).get(name)
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def automatic_kind(raw: bytes) -> str:
+    """Whether *raw* was sent by a machine in answer to mail: ``"bounce"``,
+    ``"auto_reply"`` or ``""`` (a person's mail).
+
+    * bounce: a delivery or disposition report (``multipart/report``,
+      :rfc:`3462`, :rfc:`3464`, :rfc:`8098`), a null return path (``Return-Path: <>``)
+      or a sender ``MAILER-DAEMON@``/``postmaster@``;
+    * auto_reply: ``Auto-Submitted`` other than ``no`` (:rfc:`3834` section 5, set by
+      Exchange and Gmail out-of-office replies), ``X-Autoreply``/``X-Autorespond``, or
+      ``Precedence: auto_reply|bulk|junk|list``.
+
+    :param raw: the RFC 5322 message bytes.
+    """
+    msg = _headers(raw)
+    content_type = str(msg.get("Content-Type", ""))
+    return_path = str(msg.get("Return-Path", "")).strip()
+    if (_REPORT_RE.search(content_type) and _DSN_RE.search(content_type)) \
+            or return_path == "<>" or _BOUNCE_SENDER_RE.search(sender_address(raw)):
+        return "bounce"
+    auto = str(msg.get("Auto-Submitted", "")).strip().lower()
+    if auto and auto != "no":
+        return "auto_reply"
+    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
+        return "auto_reply"
+    if str(msg.get("Precedence", "")).strip().lower() in _AUTO_PRECEDENCE:
+        return "auto_reply"
+    return ""
+
+
+def delivery_key(raw: bytes) -> str:
+    """The key of one delivered message: ``"sha256:<hex>"`` of its bytes.
+
+    A re-delivery of the same bytes (an MTA retrying after a timeout) has the same key;
+    it cannot collide with a synced copy, whose key is (folder, UIDVALIDITY, UID).
+    """
+    return "sha256:" + hashlib.sha256(raw or b"").hexdigest()
+
+
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "automatic_kind",
+    "delivery_addresses",
+    "delivery_key",
+    "header_value",
+    "sender_address",
+]

@@ -1,0 +1,71 @@
+"""engine.gateway: the receiving address of forwarded mail, machine mail, the delivery key."""
+
+from __future__ import annotations
+
+from engine.gateway import automatic_kind, delivery_addresses, delivery_key, sender_address
+
+FORWARDED = (
+    b"Delivered-To: support-7f3k@alias.example.com\r\n"
+    b"X-Original-To: Support-7F3K@alias.example.com\r\n"
+    b"From: \"Doe, John\" <john@customer.example>\r\n"
+    b"To: Support <support@company.example>\r\n"
+    b"Cc: sales@company.example\r\n"
+    b"Subject: Order 12\r\n"
+    b"Message-ID: <a1@customer.example>\r\n\r\nHello\r\n"
+)
+
+
+def test_envelope_recipient_first_then_to_and_cc():
+    assert delivery_addresses(FORWARDED) == [
+        "support-7f3k@alias.example.com", "support@company.example", "sales@company.example"]
+
+
+def test_other_mta_trace_fields():
+    for field in (b"Envelope-To", b"X-Envelope-To"):
+        raw = field + b": inbox-1@alias.example.com\r\nTo: a@b.example\r\n\r\nx"
+        assert delivery_addresses(raw)[0] == "inbox-1@alias.example.com"
+
+
+def test_no_header_block_is_not_an_error():
+    assert delivery_addresses(b"") == []
+    assert delivery_addresses(b"garbage without headers") == []
+    assert automatic_kind(b"") == ""
+    assert sender_address(b"") == ""
+
+
+def test_sender_with_comma_in_display_name():
+    assert sender_address(FORWARDED) == "john@customer.example"
+
+
+def test_people_mail_is_not_automatic():
+    assert automatic_kind(FORWARDED) == ""
+    assert automatic_kind(b"Auto-Submitted: no\r\nFrom: a@b.example\r\n\r\nx") == ""
+
+
+def test_auto_replies():
+    for header in (b"Auto-Submitted: auto-replied", b"Auto-Submitted: auto-generated",
+                   b"X-Autoreply: yes", b"X-Autorespond: vacation", b"Precedence: bulk",
+                   b"Precedence: auto_reply"):
+        assert automatic_kind(header + b"\r\nFrom: a@b.example\r\n\r\nx") == "auto_reply", header
+
+
+def test_bounces():
+    dsn = (b"From: Mail Delivery System <MAILER-DAEMON@mx.example>\r\n"
+           b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n")
+    assert automatic_kind(dsn) == "bounce"
+    assert automatic_kind(b"Return-Path: <>\r\nFrom: a@b.example\r\n\r\nx") == "bounce"
+    assert automatic_kind(b"From: postmaster@b.example\r\n\r\nx") == "bounce"
+
+
+def test_delivery_key_is_the_bytes():
+    assert delivery_key(FORWARDED) == delivery_key(bytes(FORWARDED))
+    assert delivery_key(FORWARDED) != delivery_key(FORWARDED + b" ")
+    assert delivery_key(FORWARDED).startswith("sha256:") and len(delivery_key(b"")) == 71
+
+
+def test_header_value():
+    from engine.gateway import header_value
+
+    raw = b"X-Test: abc\r\n  def\r\nTo: a@b.example\r\n\r\nx"
+    assert header_value(raw, "x-test") == "abc def"
+    assert header_value(raw, "X-Missing") == ""
