@@ -5,7 +5,7 @@ from odoo.tests import tagged
 
 from ..engine.providers import PROVIDERS
 from ..testkit.net_servers import DNSTestServer, HTTPTestServer
-from .common import OWNER, CrmInboxCase
+from .common import OWNER, CrmInboxCase, MailServersMixin
 
 LOOPBACK = {"A": ["127.0.0.1"]}
 
