@@ -202,3 +202,29 @@ class TestForwarding(CrmInboxHttpCase):
         self.assertEqual(len(message), 1)
         self.assertTrue(message.is_malformed)
         self.assertTrue(message.parse_warning)
+
+    def test_setup_wizard_forwarding_steps(self):
+        self.user.groups_id += self.env.ref("crm_inbox.group_crm_inbox_manager")
+        self.smtpd.users["help@example.com"] = "help-pass"
+        Setup = self.env["crm.inbox.account.setup"].with_user(self.user)
+        wizard = Setup.create({"email": "help@example.com", "account_type": "shared"})
+        wizard.action_detect()  # nothing found on loopback DNS: the advanced step
+        wizard.action_show_forwarding()
+        self.assertEqual(wizard.step, "forwarding")
+        wizard.write({"smtp_host": self.smtpd.host, "smtp_port": self.smtpd.port,
+                      "smtp_security": "none", "smtp_password": "wrong"})
+        wizard.action_connect_forwarding()
+        self.assertEqual(wizard.step, "forwarding")
+        self.assertIn("help@example.com", wizard.error_message)
+        self.assertFalse(wizard.account_id, "nothing is saved on failure")
+        wizard.smtp_password = "help-pass"
+        wizard.action_connect_forwarding()
+        self.assertEqual(wizard.step, "forwarding_done", wizard.error_message)
+        account = wizard.account_id
+        self.assertEqual(account.connection_type, "forwarding")
+        self.assertRegex(wizard.forward_address, r"^help-[0-9a-f]{6}@alias\.example\.com$")
+        self.assertFalse(account.sudo().smtp_same_credentials)
+        self.pipe.rules["help@example.com"] = wizard.forward_address
+        wizard.action_send_forwarding_test()
+        self.env.invalidate_all()
+        self.assertEqual(wizard.forward_test_state, "ok")

@@ -12,7 +12,7 @@ import logging
 import secrets
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import consteq
 
 from ..engine import errors, oauth
@@ -27,6 +27,8 @@ STEPS = [
     ("auth", "Sign in"),
     ("advanced", "Advanced settings"),
     ("folders", "Folders"),
+    ("forwarding", "Forwarding: outgoing server"),
+    ("forwarding_done", "Forwarding: set the rule"),
 ]
 SOURCES = [
     ("known_provider", "Built-in provider table"),
@@ -97,6 +99,8 @@ class CrmInboxAccountSetup(models.TransientModel):
     error_message = fields.Text(readonly=True)
     # server-side OAuth flow (PKCE verifier, nonce): nobody reads it through RPC
     oauth_flow = fields.Text(groups=fields.NO_ACCESS, copy=False)
+    forward_address = fields.Char(related="account_id.forward_address")
+    forward_test_state = fields.Selection(related="account_id.forward_test_state")
     folder_ids = fields.One2many(related="account_id.folder_ids", readonly=False,
                                  compute_sudo=False)
 
@@ -396,6 +400,49 @@ class CrmInboxAccountSetup(models.TransientModel):
                         "account_id": had_account.id})
             return self._reopen()
         return self._connected(account)
+
+    # ------------------------------------------------------------------
+    # forwarding (shared accounts): SMTP only, then the rule at the provider
+    # ------------------------------------------------------------------
+    def action_show_forwarding(self):
+        """Connect a shared mailbox by forwarding instead of IMAP: ask for its SMTP server."""
+        self.ensure_one()
+        if self.account_type != "shared":
+            raise UserError(self.env._("Forwarding is for shared mailboxes such as support@: "
+                                       "choose Shared on the first step."))
+        self.write({"step": "forwarding", "error_message": False})
+        return self._reopen()
+
+    def action_connect_forwarding(self):
+        """Save the shared account in forwarding mode, test SMTP, create the receiving
+        address, and show the rule to set at the provider. Nothing is saved on failure."""
+        self.ensure_one()
+        self._check_account_type()
+        _password, smtp_password = self._typed()
+        vals = self._account_values("forwarding")
+        vals.update({"smtp_same_credentials": False,
+                     "smtp_username": (self.smtp_username or self.email or "").strip()})
+        if smtp_password:
+            vals["smtp_password"] = smtp_password
+        had_account = self.account_id
+        try:
+            with self.env.cr.savepoint():
+                account = self._save_account(vals)
+                self._test(account)
+        except (UserError, ValidationError, errors.EngineError) as exc:
+            self.env.invalidate_all()
+            self.write({"step": "forwarding", "account_id": had_account.id,
+                        "error_message": str(exc.args[0] if exc.args else exc)})
+            return self._reopen()
+        self.write({"step": "forwarding_done", "error_message": False})
+        self.sudo().write({"typed_password": False, "typed_smtp_password": False})
+        return self._reopen()
+
+    def action_send_forwarding_test(self):
+        """"Send a test email" of the last step (see the account's action)."""
+        self.ensure_one()
+        self.account_id.action_send_forwarding_test()
+        return self._reopen()
 
     def _connected(self, account):
         """After a successful test: clear typed secrets, show the folders (or, when
