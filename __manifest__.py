@@ -2,7 +2,7 @@
     "name": "CRM Inbox",
     "summary": "Connect personal and shared mailboxes (IMAP/SMTP, Google, Microsoft 365) "
     "to contacts and leads: two-way sync, threaded conversations, replies from Odoo.",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "author": "crm_inbox contributors",
     "website": "https://github.com/crm-inbox/crm_inbox",
@@ -40,6 +40,7 @@
         ],
         "web.assets_tests": ["crm_inbox/static/tests/tours/**/*"],
     },
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": True,
 }

@@ -822,7 +822,9 @@ class CrmInboxAccount(models.Model):
         """Scheduled action: sync every due account; one failure never stops the others."""
         now = fields.Datetime.now()
         accounts = self.search([("state", "in", ("connected", "error")),
-                                ("connection_type", "!=", "forwarding")]).filtered(
+                                ("connection_type", "!=", "forwarding"),
+                                "|", ("account_type", "=", "shared"),
+                                ("user_id.active", "=", True)]).filtered(
             lambda a: not a.last_sync_date or a._sync_unfinished()
             or a.last_sync_date + timedelta(minutes=max(a.sync_interval, 1) - 0.5) <= now)
         params = self.env["ir.config_parameter"].sudo()

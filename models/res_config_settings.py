@@ -15,6 +15,8 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.crm_inbox_enabled", readonly=False)
     crm_inbox_max_accounts = fields.Integer(
         related="company_id.crm_inbox_max_accounts", readonly=False)
+    crm_inbox_deleted_user_mail = fields.Selection(
+        related="company_id.crm_inbox_deleted_user_mail", readonly=False)
     group_crm_inbox_read_personal = fields.Boolean(
         "Administrators can read personal mail",
         implied_group="crm_inbox.group_crm_inbox_read_personal",

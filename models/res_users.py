@@ -21,6 +21,41 @@ class ResUsers(models.Model):
     def SELF_WRITEABLE_FIELDS(self):
         return super().SELF_WRITEABLE_FIELDS + ["crm_inbox_primary_account_id"]
 
+    def write(self, vals):
+        """Archiving users pauses their personal accounts (see :meth:`_crm_inbox_user_left`)."""
+        leaving = self.filtered("active") if "active" in vals and not vals["active"] else None
+        result = super().write(vals)
+        if leaving:
+            leaving._crm_inbox_user_left()
+        return result
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_crm_inbox_accounts(self):
+        """Deleted users: their personal accounts stop syncing; their mail is kept (archived,
+        owned by the system) or deleted, as the company's "Mail of deleted users" says."""
+        self._crm_inbox_user_left()
+        accounts = self.env["crm.inbox.account"].sudo().with_context(active_test=False).search(
+            [("user_id", "in", self.ids)])
+        for account in accounts:
+            if account.account_type == "personal" and \
+                    account.company_id.crm_inbox_deleted_user_mail == "delete":
+                account._disconnect(delete_mail=True)
+                account.unlink()
+            else:
+                account.write({"active": False, "user_id": self.env.ref("base.user_root").id})
+
+    def _crm_inbox_user_left(self):
+        """These users were archived or are being deleted: their personal accounts are
+        disconnected (sync stops; passwords and OAuth tokens are dropped, the synced mail
+        is kept) and their memberships of shared accounts end. Re-activated, they connect
+        their mailboxes again."""
+        Account = self.env["crm.inbox.account"].sudo().with_context(active_test=False)
+        personal = Account.search([("user_id", "in", self.ids), ("account_type", "=", "personal"),
+                                   ("state", "!=", "disconnected")])
+        personal._disconnect()
+        self.env["crm.inbox.account.member"].sudo().search(
+            [("user_id", "in", self.ids)]).unlink()
+
     def _compute_crm_inbox_account_count(self):
         counts = dict(self.env["crm.inbox.account"].sudo()._read_group(
             [("user_id", "in", self.ids), ("account_type", "=", "personal")],

@@ -4,6 +4,8 @@
 #   tier 2 "odoo":   Odoo's own runner on a fresh PostgreSQL database (TransactionCase,
 #                    HttpCase and Chromium tours), only where `odoo` is importable.
 #   tier "kill":    real Odoo sync processes SIGKILLed at random points.
+#   tier "lifecycle": an upgrade from the previous release's git ref keeps every row,
+#                    cursor and secret; an uninstall leaves nothing that acts.
 # Every tier runs under the loopback-only socket guard (testkit/socket_guard.py, loaded
 # by testkit/sitecustomize.py in every Python process): a connect()/sendto() outside
 # 127.0.0.0/8 and ::1 is refused and logged; a tier with any refusal fails.
@@ -94,6 +96,26 @@ if "$PY" -c "import odoo" 2>/dev/null; then
   guard_check kill
 else
   summary+=("kill: skipped (odoo is not importable here)")
+fi
+
+# tier "lifecycle": upgrade from the previous release's git ref, and install-use-uninstall
+# (scripts/lifecycle_test.py); real Odoo processes with real commits
+if "$PY" -c "import odoo" 2>/dev/null; then
+  echo "== tier lifecycle: upgrade from the previous release, uninstall =="
+  llog="$(mktemp)"
+  guard_start lifecycle
+  "$PY" scripts/lifecycle_test.py 2>&1 | tee "$llog"
+  lrc=${PIPESTATUS[0]}
+  lline=$(grep -E "^lifecycle test (passed|FAILED)" "$llog" | tail -1)
+  if [ "$lrc" -eq 0 ]; then
+    summary+=("lifecycle: passed (${lline#lifecycle test passed: })")
+  else
+    summary+=("lifecycle: FAILED (exit $lrc; ${lline:-no result line})"); status=1
+  fi
+  rm -f "$llog"
+  guard_check lifecycle
+else
+  summary+=("lifecycle: skipped (odoo is not importable here)")
 fi
 
 rm -rf "$guard_dir"
