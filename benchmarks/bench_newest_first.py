@@ -43,10 +43,10 @@ def worker(cfg_path: str) -> None:
     """The Odoo side (``--worker``): one process, real commits."""
     with open(cfg_path, encoding="utf-8") as fh:
         cfg = json.load(fh)
-    import _odoo_worker  # noqa: PLC0415 - only in the Odoo process
+    import _odoo_worker
 
-    odoo, registry = _odoo_worker.load_env(cfg)
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+    _odoo, registry = _odoo_worker.load_env(cfg)
+    from odoo import SUPERUSER_ID, api
 
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -87,10 +87,10 @@ def main() -> int:
         worker(args.worker)
         return 0
 
-    import bench_sync  # noqa: PLC0415
+    import bench_sync
 
-    bench_sync._import_engine(REPO)  # noqa: SLF001
-    from engine.mime import parse_message  # noqa: PLC0415
+    bench_sync._import_engine(REPO)
+    from engine.mime import parse_message
 
     work = tempfile.mkdtemp(prefix="bench-newest-")
     odoo_side = bench_sync.OdooSide(work, f"bench_newest_{os.getpid()}")

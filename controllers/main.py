@@ -9,11 +9,10 @@ signed for the same user and browser session (HMAC, constant-time comparison, as
 
 import logging
 
-from werkzeug.exceptions import Forbidden, NotFound
-
 from odoo import http
 from odoo.exceptions import UserError
 from odoo.http import request
+from werkzeug.exceptions import Forbidden, NotFound
 
 _logger = logging.getLogger(__name__)
 

@@ -292,7 +292,7 @@ class _IMAPClient(IMAPClient):
         self._address = address
         super().__init__(host, *args, **kwargs)
 
-    def _create_IMAP4(self):  # noqa: N802 -- imapclient's name
+    def _create_IMAP4(self):
         connect_timeout = getattr(self._timeout, "connect", None)
         if self.ssl:
             return _TLSIMAP4(self._address, self.host, self.port, self.ssl_context,

@@ -52,12 +52,12 @@ __all__ = [
     "OAuthClientConfig",
     "TokenSet",
     "error_fix_code",
-    "server_auth_fix_code",
     "finish_authorization",
     "google_config",
     "microsoft_config",
     "refresh",
     "revoke",
+    "server_auth_fix_code",
     "start_authorization",
     "xoauth2_string",
 ]

@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Self
 
 from . import mime
 
@@ -49,7 +50,7 @@ class ParseWorker:
         self._proc: subprocess.Popen | None = None
         self.failed = False
 
-    def __enter__(self) -> ParseWorker:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -94,7 +94,7 @@ class _SMTP(_AddressMixin, smtplib.SMTP):
     pass
 
 
-class _SMTP_SSL(_AddressMixin, smtplib.SMTP_SSL):  # noqa: N801 -- smtplib's name
+class _SMTP_SSL(_AddressMixin, smtplib.SMTP_SSL):
     pass
 
 

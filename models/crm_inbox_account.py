@@ -439,7 +439,6 @@ class CrmInboxAccount(models.Model):
             OAuth accounts, the sign-in problem and its fix instead of a password.
         """
         self.ensure_one()
-        _ = self.env._
         proto = protocol.upper()
         if protocol == "imap":
             host, port = self.imap_host, self.imap_port
@@ -450,57 +449,57 @@ class CrmInboxAccount(models.Model):
         if isinstance(exc, errors.OAuthError):
             fix = explain_fix(self.env, oauth.error_fix_code(
                 self.connection_type, exc.error, exc.description))
-            return _("Sign-in with %(provider)s failed (%(error)s). %(fix)s",
+            return self.env._("Sign-in with %(provider)s failed (%(error)s). %(fix)s",
                      provider=provider, error=exc.error or detail, fix=fix)
         if self.connection_type in OAUTH_TYPES and isinstance(exc, errors.AuthenticationFailed):
             fix = explain_fix(self.env, getattr(exc, "hint", "")
                               or oauth.server_auth_fix_code(detail, host or ""))
-            return _("The sign-in with %(provider)s is no longer accepted (%(detail)s). "
+            return self.env._("The sign-in with %(provider)s is no longer accepted (%(detail)s). "
                      "%(fix)s Click Re-connect and sign in again.",
                      provider=provider, detail=detail, fix=fix or "")
         if isinstance(exc, errors.UnsafeHost):
-            msg = _("%(proto)s: the server “%(host)s” is refused: %(detail)s. Enter your "
+            msg = self.env._("%(proto)s: the server “%(host)s” is refused: %(detail)s. Enter your "
                     "provider's public server name; for a server on your own network an "
                     "administrator can turn on Settings > Inbox > Allow private mail hosts "
                     "(cloud metadata addresses are always refused).",
                     proto=proto, host=host, detail=detail)
         elif isinstance(exc, errors.UnknownHost):
-            msg = _("%(proto)s: the server name “%(host)s” does not exist. Check the spelling "
+            msg = self.env._("%(proto)s: the server name “%(host)s” does not exist. Check the spelling "
                     "of the server name.", proto=proto, host=host)
         elif isinstance(exc, errors.ConnectionRefused):
-            msg = _("%(proto)s: %(host)s refused the connection on port %(port)s. Check the "
+            msg = self.env._("%(proto)s: %(host)s refused the connection on port %(port)s. Check the "
                     "port number (IMAP: 993 for SSL/TLS, 143 for STARTTLS; SMTP: 465 for "
                     "SSL/TLS, 587 for STARTTLS) and that the server is running.",
                     proto=proto, host=host, port=port)
         elif isinstance(exc, errors.ConnectTimeout):
-            msg = _("%(proto)s: %(host)s did not answer on port %(port)s in time. Check the "
+            msg = self.env._("%(proto)s: %(host)s did not answer on port %(port)s in time. Check the "
                     "server name and port, and that no firewall blocks the connection.",
                     proto=proto, host=host, port=port)
         elif isinstance(exc, errors.CertificateChanged):
-            msg = _("%(proto)s: %(host)s presented a different certificate from the one you "
+            msg = self.env._("%(proto)s: %(host)s presented a different certificate from the one you "
                     "trusted. If the server's certificate was renewed on purpose, switch "
                     "“Allow self-signed certificate” off and on again, then test the connection.",
                     proto=proto, host=host)
         elif isinstance(exc, errors.CertificateUntrusted):
-            msg = _("%(proto)s: the certificate of %(host)s is not trusted (%(detail)s). If this "
+            msg = self.env._("%(proto)s: the certificate of %(host)s is not trusted (%(detail)s). If this "
                     "is your own server with a self-signed certificate, tick “Allow self-signed "
                     "certificate” and test again.", proto=proto, host=host, detail=detail)
         elif isinstance(exc, errors.TLSFailed):
-            msg = _("%(proto)s: the secure connection to %(host)s:%(port)s failed (%(detail)s). "
+            msg = self.env._("%(proto)s: the secure connection to %(host)s:%(port)s failed (%(detail)s). "
                     "Check that the security setting matches the port (SSL/TLS or STARTTLS).",
                     proto=proto, host=host, port=port, detail=detail)
         elif isinstance(exc, errors.AuthenticationFailed):
-            msg = _("%(proto)s: the server rejected the user name or password (%(detail)s). "
+            msg = self.env._("%(proto)s: the server rejected the user name or password (%(detail)s). "
                     "Check them; some providers require an app password.",
                     proto=proto, detail=detail)
             code = getattr(exc, "hint", "") or oauth.server_auth_fix_code(detail, host or "")
             if code and code != "password_refused":  # the message above says it already
                 msg += "\n" + explain_fix(self.env, code)
         elif isinstance(exc, errors.ConnectFailed):
-            msg = _("%(proto)s: the connection to %(host)s was lost (%(detail)s). It will be "
+            msg = self.env._("%(proto)s: the connection to %(host)s was lost (%(detail)s). It will be "
                     "retried at the next sync.", proto=proto, host=host, detail=detail)
         else:
-            msg = _("%(proto)s: %(detail)s", proto=proto, detail=detail)
+            msg = self.env._("%(proto)s: %(detail)s", proto=proto, detail=detail)
         return msg
 
     # ------------------------------------------------------------------
@@ -686,7 +685,8 @@ class CrmInboxAccount(models.Model):
             return None
         self.invalidate_recordset(["sync_lease_token", "sync_lease_until"])
         if self._auto_commit():
-            self.env.cr.commit()  # pylint: disable=invalid-commit  (make the lease visible)
+            # make the lease visible
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         return token
 
     def _release_lease(self, token):
@@ -768,7 +768,8 @@ class CrmInboxAccount(models.Model):
         finally:
             self._release_lease(token)
             if self._auto_commit():
-                self.env.cr.commit()  # pylint: disable=invalid-commit  (lease release, state)
+                # lease release, state
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         return new
 
     def _set_auth_failed(self, message):
@@ -839,7 +840,7 @@ class CrmInboxAccount(models.Model):
             try:
                 account._sync(max_messages=max_messages,
                               time_budget=max(budget - (time.monotonic() - started), 1))
-            except Exception:  # noqa: BLE001 - the cron must survive any one account
+            except Exception:
                 _logger.exception("crm_inbox: unexpected error syncing account %s", account.id)
                 if self._auto_commit():
                     self.env.cr.rollback()

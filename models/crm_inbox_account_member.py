@@ -23,11 +23,11 @@ class CrmInboxAccountMember(models.Model):
     )
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     user_id = fields.Many2one(
-        "res.users", "User", ondelete="cascade", index=True,
+        "res.users", ondelete="cascade", index=True,
         domain="[('share', '=', False), ('company_ids', 'in', company_id)]",
     )
     group_id = fields.Many2one(
-        "res.groups", "Group", ondelete="cascade", index=True,
+        "res.groups", ondelete="cascade", index=True,
         help="Every user of this group is a member at this access level.",
     )
     access_level = fields.Selection(ACCESS_LEVELS, required=True, default="reply")

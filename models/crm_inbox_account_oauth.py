@@ -10,7 +10,6 @@ import datetime
 import logging
 
 import dns.resolver
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
@@ -188,7 +187,7 @@ class CrmInboxAccount(models.Model):
             "oauth_refresh_token": tokens.refresh_token or secret.oauth_refresh_token,
         })
         vals = {"oauth_token_expires": datetime.datetime.fromtimestamp(
-            tokens.expires_at, datetime.timezone.utc).replace(tzinfo=None)}
+            tokens.expires_at, datetime.UTC).replace(tzinfo=None)}
         lifetime = self._oauth_signin_lifetime()
         if signed_in or (self.connection_type == "microsoft" and lifetime):
             # Entra ID refresh tokens live 90 days from their last use (rotation)
@@ -241,7 +240,8 @@ class CrmInboxAccount(models.Model):
             raise
         self._oauth_store_tokens(tokens)
         if self._auto_commit() and not self.env.context.get("crm_inbox_no_commit"):
-            self.env.cr.commit()  # pylint: disable=invalid-commit  (rotated refresh token)
+            # rotated refresh token
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         return tokens.access_token
 
     # ------------------------------------------------------------------
@@ -288,15 +288,14 @@ class CrmInboxAccount(models.Model):
 
     def _warn_signin_expiry(self):
         self.ensure_one()
-        _ = self.env._
         when = fields.Datetime.to_string(self.oauth_signin_expires)[:10]
-        message = _("The sign-in of your mailbox %(email)s expires on %(date)s: click "
+        message = self.env._("The sign-in of your mailbox %(email)s expires on %(date)s: click "
                     "Re-connect on the account and sign in again to keep it syncing.",
                     email=self.email, date=when)
         self._notify_owner(
             message,
-            summary=_("Sign in again to %(email)s", email=self.email),
-            title=_("Mailbox %(email)s: sign-in expires soon", email=self.email),
+            summary=self.env._("Sign in again to %(email)s", email=self.email),
+            title=self.env._("Mailbox %(email)s: sign-in expires soon", email=self.email),
             level="warning", deadline=self.oauth_signin_expires.date())
         self.oauth_expiry_warned = True
 

@@ -157,7 +157,8 @@ class CrmInboxFolder(models.Model):
 
     def _commit(self):
         if self.env["crm.inbox.account"]._auto_commit():
-            self.env.cr.commit()  # pylint: disable=invalid-commit  (rows + cursor together)
+            # rows + cursor together
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
 
 class _FolderStore:

@@ -1,7 +1,6 @@
 import re
 
 from markupsafe import Markup, escape
-
 from odoo import api, fields, models
 from odoo.tools import html_sanitize, is_html_empty
 
@@ -21,7 +20,7 @@ class CrmInboxSignature(models.Model):
     user_id = fields.Many2one("res.users", required=True, default=lambda self: self.env.user,
                               ondelete="cascade", index=True)
     account_id = fields.Many2one(
-        "crm.inbox.account", "Account", ondelete="cascade", index=True,
+        "crm.inbox.account", ondelete="cascade", index=True,
         help="Empty: offered for all your accounts.")
     body = fields.Html(sanitize=True, sanitize_overridable=False)
     is_main = fields.Boolean(

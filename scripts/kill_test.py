@@ -45,11 +45,11 @@ from collections import Counter
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import psycopg2  # noqa: E402
+import psycopg2
 
-from testkit.demo_mail import bulk_mailbox  # noqa: E402
-from engine.mime import parse_message  # noqa: E402
-from testkit.mail_servers import DovecotServer, SMTPTestServer, free_port  # noqa: E402
+from engine.mime import parse_message
+from testkit.demo_mail import bulk_mailbox
+from testkit.mail_servers import DovecotServer, SMTPTestServer, free_port
 
 USER = "killtest@example.com"
 PASSWORD = "kill-pass"
@@ -321,7 +321,6 @@ print("ACCOUNT", account.id, ",".join(account.folder_ids.filtered("sync_enabled"
             proc = odoo.shell(SYNC_CODE.format(account_id=account_id))
             watcher = Watcher(proc)
             watcher.started.wait(120)
-            t0 = time.monotonic()
             delay = rng.uniform(0.0, max_delay)
             killed = not watcher.done.wait(delay)
             if killed:

@@ -39,10 +39,10 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import psycopg2  # noqa: E402
+import psycopg2
 
-from testkit.demo_mail import demo_mailbox  # noqa: E402
-from testkit.mail_servers import DovecotServer, SMTPTestServer, free_port  # noqa: E402
+from testkit.demo_mail import demo_mailbox
+from testkit.mail_servers import DovecotServer, SMTPTestServer, free_port
 
 #: The last release on main before this version's data-model changes (18.0.1.0.0).
 PREVIOUS_RELEASE = "de50216"
@@ -54,15 +54,15 @@ COUNTS = [
     ("accounts", "SELECT count(*) FROM crm_inbox_account"),
     ("folders", "SELECT count(*) FROM crm_inbox_folder"),
     ("folder cursors (sum of UIDVALIDITY, last UID, HIGHESTMODSEQ)",
-     "SELECT coalesce(sum(uidvalidity), 0) + coalesce(sum(last_uid), 0)"
-     " + coalesce(sum(highest_modseq), 0) FROM crm_inbox_folder"),
+     ("SELECT coalesce(sum(uidvalidity), 0) + coalesce(sum(last_uid), 0)"
+      " + coalesce(sum(highest_modseq), 0) FROM crm_inbox_folder")),
     ("messages", "SELECT count(*) FROM crm_inbox_message"),
     ("conversations", "SELECT count(*) FROM crm_inbox_conversation"),
     ("message-contact links", "SELECT count(*) FROM crm_inbox_message_res_partner_rel"),
     ("members", "SELECT count(*) FROM crm_inbox_account_member"),
     ("signatures", "SELECT count(*) FROM crm_inbox_signature"),
-    ("stored passwords", "SELECT count(*) FROM crm_inbox_account_secret"
-                         " WHERE imap_password IS NOT NULL"),
+    ("stored passwords", ("SELECT count(*) FROM crm_inbox_account_secret"
+                          " WHERE imap_password IS NOT NULL")),
     ("attachments of messages",
      "SELECT count(*) FROM ir_attachment WHERE res_model = 'crm.inbox.message'"),
 ]

@@ -67,7 +67,7 @@ def main():
              mobile=False)
         call("Page.enable")
         call("Page.navigate", url=args.url + args.path)
-        time.sleep(float(os.environ.get("SHOT_WAIT", 20)))
+        time.sleep(float(os.environ.get("SHOT_WAIT", "20")))
         shot = call("Page.captureScreenshot", format="png")
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "wb") as handle:

@@ -44,7 +44,8 @@ guards=()
 
 echo "== tier 1: engine tests (pytest, no Odoo) =="
 guard_start engine
-if "$PY" -m pytest engine/tests -q -p no:cacheprovider "$@"; then
+# -p no:odoo: pytest-odoo, when installed, would demand a database for these Odoo-free tests
+if "$PY" -m pytest engine/tests -q -p no:cacheprovider -p no:odoo "$@"; then
   summary+=("engine: passed")
 else
   summary+=("engine: FAILED"); status=1

@@ -392,7 +392,7 @@ class DovecotServer:
         # Children left behind (imap, auth...) belong to the master's session.
         try:
             os.killpg(proc.pid, 9)
-        except (ProcessLookupError, PermissionError):
+        except (ProcessLookupError, PermissionError):  # pylint: disable=except-pass
             pass
 
     def stop(self) -> None:
@@ -882,7 +882,7 @@ class SMTPTestServer:
         for controller in controllers:
             try:
                 controller.stop()
-            except AssertionError:
+            except AssertionError:  # pylint: disable=except-pass
                 pass
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)

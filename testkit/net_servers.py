@@ -190,7 +190,7 @@ class DNSTestServer:
                 out = response.to_wire()
             try:
                 self._udp.sendto(out, peer)
-            except OSError:  # pragma: no cover
+            except OSError:  # pragma: no cover  # pylint: disable=except-pass
                 pass
 
     def _serve_tcp(self) -> None:
@@ -421,7 +421,7 @@ class TCPTestServer:
             conn.sendall(self.greeting)
             while not self._stop.is_set() and conn.recv(4096):
                 pass
-        except (OSError, ssl.SSLError):
+        except (OSError, ssl.SSLError):  # pylint: disable=except-pass
             pass
         finally:
             conn.close()

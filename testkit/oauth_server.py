@@ -686,7 +686,7 @@ class _Handler(BaseHTTPRequestHandler):
                 client_id = urllib.parse.unquote_plus(cid)
                 secret = urllib.parse.unquote_plus(sec)
                 basic = True
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError):  # pylint: disable=except-pass
                 pass
         client = srv._clients.get(client_id)
         headers = {"WWW-Authenticate": 'Basic realm="oauth"'} if basic else None

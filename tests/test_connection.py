@@ -1,4 +1,4 @@
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from ..testkit.mail_servers import free_port
@@ -78,5 +78,5 @@ class TestConnection(CrmInboxCase):
             account.with_user(self.colleague).read(["email"])
 
     def test_header_values_in_settings_refused(self):
-        with self.assertRaises(Exception):
+        with self.assertRaisesRegex(ValidationError, "line breaks"):
             self._fresh_account(sender_name="Sam\r\nBcc: x@example.com")

@@ -1,8 +1,8 @@
 import glob
 import os
 import re
-import test.test_email
 
+import test.test_email
 from odoo.tests import tagged
 
 from .common import CrmInboxCase
@@ -35,5 +35,6 @@ class TestEmailCorpusSync(CrmInboxCase):
         self.assertEqual(new, appended)
         self.assertEqual(self.env["crm.inbox.message"].search_count(
             [("folder_id", "=", inbox.id)]), appended)
+        # figures for the test log  # pylint: disable-next=print-used
         print(f"crm_inbox: CPython email corpus: {appended} messages synced, "
               f"{len(refused)} refused by Dovecot's APPEND {refused}")

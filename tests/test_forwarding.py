@@ -67,7 +67,7 @@ class TestForwarding(CrmInboxHttpCase):
     def _send_to_alias(self, raw, sender=CUSTOMER):
         """Submit *raw* to the fixture MTA with the receiving address as the only RCPT TO."""
         self.env.flush_all()
-        with smtplib.SMTP(self.smtpd.host, self.smtpd.port) as smtp:
+        with smtplib.SMTP(self.smtpd.host, self.smtpd.port, timeout=30) as smtp:
             smtp.login(SUPPORT, SUPPORT_PASSWORD)
             smtp.sendmail(sender, [self.alias], raw)
         self.env.invalidate_all()
@@ -137,7 +137,7 @@ class TestForwarding(CrmInboxHttpCase):
         self.smtpd.clear()
         action = incoming.conversation_id.with_user(self.user).action_reply()
         composer = Form(self.env["crm.inbox.compose"].with_user(self.user)
-                        .with_context(action["context"]))
+                        .with_context(**action["context"]))
         self.assertIn(CUSTOMER, composer.to)
         composer.body = "<p>Confirmado, sale el lunes.</p>"
         composer.save().action_send()

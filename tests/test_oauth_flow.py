@@ -5,7 +5,6 @@ revocation, re-connect."""
 import urllib.parse
 
 import requests
-
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 

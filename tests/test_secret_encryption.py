@@ -1,5 +1,4 @@
 from cryptography.fernet import Fernet
-
 from odoo.tools import config, mute_logger
 
 from .common import CrmInboxCase

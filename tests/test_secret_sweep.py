@@ -206,6 +206,7 @@ class TestSecretSweep(CrmInboxCase):
                    f"pairs refused, {refused_reads} read paths refused), "
                    f"{len(canaries)} canaries")
         _logger.info(summary)
+        # figures for the test log  # pylint: disable-next=print-used
         print(summary)
         self.assertEqual(len(covered_models), ir_model_count)
         self.assertEqual(len(models), ir_model_count)

@@ -37,7 +37,7 @@ class TestSend(CrmInboxCase):
         self.smtpd.clear()
         action = incoming.conversation_id.with_user(self.user).action_reply()
         composer = Form(self.env["crm.inbox.compose"].with_user(self.user)
-                        .with_context(action["context"]))
+                        .with_context(**action["context"]))
         self.assertEqual(composer.subject, "Re: Quote request")
         self.assertIn("elodie@acme.example", composer.to)
         composer.body = "<p>Here is the quote.</p>"
@@ -66,10 +66,10 @@ class TestSend(CrmInboxCase):
     def test_reply_all_and_forward(self):
         account, incoming = self._account_with_incoming()
         ctx = incoming.with_user(self.user).action_reply_all()["context"]
-        composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(ctx))
+        composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(**ctx))
         self.assertNotIn(account.email, (composer.to or "") + (composer.cc or ""))
         ctx = incoming.with_user(self.user).action_forward()["context"]
-        composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(ctx))
+        composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(**ctx))
         self.assertEqual(composer.subject, "Fwd: Quote request")
         self.assertFalse(composer.to)
 
@@ -78,7 +78,7 @@ class TestSend(CrmInboxCase):
         self.smtpd.refuse_data = True
         try:
             ctx = incoming.with_user(self.user).action_reply()["context"]
-            composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(ctx))
+            composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(**ctx))
             composer.body = "<p>lost?</p>"
             wizard = composer.save()
             with self.assertRaisesRegex(UserError, "not sent"):
@@ -89,7 +89,7 @@ class TestSend(CrmInboxCase):
         self.assertFalse(self.dovecot.messages(account.email, "Sent"))
 
     def test_header_injection_is_refused(self):
-        account, incoming = self._account_with_incoming()
+        account, _incoming = self._account_with_incoming()
         wizard = self.env["crm.inbox.compose"].with_user(self.user).create({
             "account_id": account.id, "to": "x@example.com",
             "subject": "Hello\r\nBcc: victim@example.com", "body": "<p>hi</p>",
@@ -103,7 +103,7 @@ class TestSend(CrmInboxCase):
         account = self._connect(self._fresh_account())
         partner = self.env["res.partner"].create({"name": "Kim", "email": "kim@client.example"})
         ctx = partner.with_user(self.user).action_crm_inbox_compose()["context"]
-        composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(ctx))
+        composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(**ctx))
         composer.account_id = account
         composer.subject = "Hello Kim"
         composer.body = "<p>Nice to meet you</p>"

@@ -25,7 +25,7 @@ class TestSendAddresses(CrmInboxCase):
     def _composer(self, message, mode="reply"):
         action = getattr(message.with_user(self.user), f"action_{mode}")()
         return Form(self.env["crm.inbox.compose"].with_user(self.user)
-                    .with_context(action["context"]))
+                    .with_context(**action["context"]))
 
     def test_sender_with_a_comma_in_the_name_is_stored_quoted_and_replied_to(self):
         _account, incoming = self._incoming()

@@ -130,7 +130,7 @@ class TestSignature(CrmInboxCase):
                 on_server = len(self.dovecot.messages(account.email, "INBOX"))
                 action = account.with_user(self.user).action_disconnect()
                 wizard = Form(self.env[action["res_model"]].with_user(self.user)
-                              .with_context(action["context"]))
+                              .with_context(**action["context"]))
                 wizard.synced_mail = choice
                 wizard.save().action_confirm()
                 self.assertEqual(account.state, "disconnected")

@@ -21,7 +21,7 @@ class TestSync(CrmInboxCase):
     def test_demo_mailbox_syncs_exactly_once(self):
         """200 varied messages sync to exactly 200 rows; a second sync adds none;
         the server's \\Seen flags are untouched."""
-        account, demo = self._synced_demo(200)
+        account, _demo = self._synced_demo(200)
         before = {f: self.dovecot.flags(account.email, f) for f in ("INBOX", "Sent")}
         queries = sql_db.sql_counter
         started = time.perf_counter()
@@ -52,6 +52,7 @@ class TestSync(CrmInboxCase):
         # attachments stored as ir.attachment
         self.assertTrue(Message.search_count([("account_id", "=", account.id),
                                               ("attachment_count", ">", 0)]))
+        # figures for the test log  # pylint: disable-next=print-used
         print(f"crm_inbox: first sync of {new} demo messages took {elapsed:.2f} s "
               f"({new / elapsed:.0f} messages/s, {queries / new:.1f} SQL queries/message)")
 

@@ -127,7 +127,7 @@ class TestSyncFaults(CrmInboxCase):
     def test_dovecot_restart_mid_fetch(self):
         """Dovecot killed and started again after the first batch."""
         account = self._mailbox()
-        hook, calls = self._fault_after_first_batch(self.dovecot.restart)
+        hook, _calls = self._fault_after_first_batch(self.dovecot.restart)
         with hook:
             self._sync_fails(account)
         self.assertTrue(self.dovecot.running)
@@ -138,7 +138,7 @@ class TestSyncFaults(CrmInboxCase):
         account = self._mailbox(count=30)
         account._sync()
         self.assertEqual(self._assert_exact(account), 30)
-        self.dovecot._kill()  # noqa: SLF001 - stopped without removing the mail
+        self.dovecot._kill()
         try:
             account._sync()
             self.assertEqual(account.state, "error")
@@ -195,5 +195,6 @@ class TestSyncFaults(CrmInboxCase):
             # new mail for the next round, so that it has FETCH batches to be cut in
             self._append(account, 40, size=40_000, start=COUNT + 40 * rnd)
         self._sync_converges(account, COUNT + 200)
+        # figures for the test log  # pylint: disable-next=print-used
         print(f"crm_inbox random kicks: {failed} of 5 syncs failed, then converged "
               f"on {COUNT + 200} messages")

@@ -33,7 +33,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-
 from odoo.tests import tagged
 
 from .common import CrmInboxCase
@@ -115,7 +114,7 @@ class TestSyncStateful(CrmInboxCase):
         super().setUpClass()
         cls.examples = int(os.environ.get("CRM_INBOX_STATEFUL_EXAMPLES", "60"))
 
-    def test_sync_is_exact_under_random_changes(self):
+    def test_sync_is_exact_under_random_changes(self):  # pylint: disable=missing-return
         account = self._connect(self._fresh_account())
         account.folder_ids.filtered(lambda f: f.name == "Archive").sync_enabled = True
         synced = tuple(account.folder_ids.filtered("sync_enabled").mapped("name"))
@@ -287,6 +286,7 @@ class TestSyncStateful(CrmInboxCase):
             suppress_health_check=list(HealthCheck),
         ))
         elapsed = time.monotonic() - started
+        # figures for the test log  # pylint: disable-next=print-used
         print(f"crm_inbox stateful sync: {stats['examples']} examples "
               f"(max_examples={self.examples}) in {elapsed:.1f} s; "
               + ", ".join(f"{k}: {v}" for k, v in sorted(stats.items()) if k != "examples"))

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from testkit.demo_mail import DemoMessage, bulk_mailbox, demo_mailbox
 from engine.mime import normalize_email, normalize_subject, parse_message
+from testkit.demo_mail import DemoMessage, bulk_mailbox, demo_mailbox
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 OWNER = "demo@example.com"

@@ -7,12 +7,14 @@ killed Odoo worker would.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import os
 from dataclasses import replace
 
 import pytest
+from conftest import ALICE
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -21,8 +23,6 @@ from engine import errors
 from engine.imap import IMAPSession
 from engine.mime import parse_message
 from engine.sync import BATCH_SIZE, FolderState, FolderSync, error_scope
-
-from conftest import ALICE
 
 _ids = itertools.count(1)
 
@@ -315,10 +315,8 @@ class FolderSyncMachine(RuleBasedStateMachine):
         self.dovecot.reset_uidvalidity(ALICE, self.folder)
         # Dovecot drops sessions that had the folder selected ("state is inconsistent,
         # please relogin"): new ones, as the next sync run and the other client would open
-        try:
+        with contextlib.suppress(Exception):  # already dropped by the server
             self.peer.logout()
-        except Exception:  # noqa: BLE001 - already dropped by the server
-            pass
         self.peer = self.dovecot.client(ALICE)
         self.session.close()
         self.session = IMAPSession(self.dovecot.imap_settings(ALICE))

@@ -1,6 +1,6 @@
-from testkit.demo_mail import demo_mailbox
 from engine.mime import ParsedMessage, parse_message
 from engine.parallel import ParseWorker
+from testkit.demo_mail import demo_mailbox
 
 
 def test_worker_parses_like_parse_message():
