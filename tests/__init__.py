@@ -21,3 +21,5 @@ from . import test_mail_safety
 from . import test_hostile_mail
 from . import test_send_addresses
 from . import test_chatter
+from . import test_chatter_rpc
+from . import test_chatter_ui

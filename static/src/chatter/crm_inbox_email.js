@@ -94,8 +94,13 @@ export class CrmInboxEmailCard extends Component {
 
     async openComposer(method) {
         const thread = this.props.thread;
-        const action = await this.orm.call("crm.inbox.message", method, [[this.email.id]]);
-        await this.action.doAction(action, {
+        // as a form button does (/web/dataset/call_button cleans the action)
+        await this.action.doActionButton({
+            type: "object",
+            name: method,
+            resModel: "crm.inbox.message",
+            resId: this.email.id,
+            resIds: [this.email.id],
             onClose: () => thread.crmInboxRun(() => thread.crmInboxFetchNewer()),
         });
     }
