@@ -180,7 +180,7 @@ class TestChatterRpc(HttpCase):
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
         # hours after *start*: interleaved, and clustered
         interleaved = ([2 * i for i in range(200)], [2 * i + 1 for i in range(200)])
-        clustered = ([*range(0, 50), *range(300, 400), *range(700, 750)],
+        clustered = ([*range(50), *range(300, 400), *range(700, 750)],
                      [*range(100, 110), *range(450, 640), 760])
         leads = {}
         for name, (email_hours, note_hours) in (("interleaved", interleaved),
@@ -198,7 +198,7 @@ class TestChatterRpc(HttpCase):
             account._sync()
             if not account._sync_unfinished():
                 break
-        for name, (lead, note_hours) in leads.items():
+        for lead, note_hours in leads.values():
             for i, hour in enumerate(note_hours):
                 note = lead.message_post(body=f"Note {i:03d}", message_type="comment",
                                          subtype_xmlid="mail.mt_note")

@@ -106,6 +106,25 @@ registry.category("web_tour.tours").add("crm_inbox_chatter_after_sync_tour", {
                 }
             },
         },
+        {
+            content: "Search the chatter",
+            trigger: ".o-mail-Chatter button[title='Search Messages']",
+            run: "click",
+        },
+        {
+            content: "A word of a body",
+            trigger: ".o-mail-Chatter .o_searchview_input",
+            run: "edit quick",
+        },
+        {
+            content: "Search",
+            trigger: ".o-mail-Chatter button[aria-label='Search button']",
+            run: "click",
+        },
+        {
+            content: "The owner finds it in the body of an email",
+            trigger: ".o-mail-SearchMessageResult .o_crm_inbox_chatter_email[data-level=full]",
+        },
     ],
 });
 
@@ -131,6 +150,44 @@ registry.category("web_tour.tours").add("crm_inbox_chatter_metadata_tour", {
                     fail("participants are missing");
                 }
             },
+        },
+        {
+            content: "Search the chatter",
+            trigger: ".o-mail-Chatter button[title='Search Messages']",
+            run: "click",
+        },
+        {
+            content: "A word of a body only",
+            trigger: ".o-mail-Chatter .o_searchview_input",
+            run: "edit quick",
+        },
+        {
+            content: "Search",
+            trigger: ".o-mail-Chatter button[aria-label='Search button']",
+            run: "click",
+        },
+        {
+            content: "The body of a metadata-level email is not searched",
+            trigger: ".o-mail-SearchMessageResult p.fst-italic",
+            run() {
+                if (document.querySelector(".o-mail-SearchMessageResult .o_crm_inbox_chatter_email")) {
+                    fail("a body word found a metadata-level email");
+                }
+            },
+        },
+        {
+            content: "A word of a subject",
+            trigger: ".o-mail-Chatter .o_searchview_input",
+            run: "edit Offre",
+        },
+        {
+            content: "Search again",
+            trigger: ".o-mail-Chatter button[aria-label='Search button']",
+            run: "click",
+        },
+        {
+            content: "The subject is searched at the metadata level",
+            trigger: ".o-mail-SearchMessageResult .o_crm_inbox_chatter_email[data-level=metadata] .o_crm_inbox_email_subject:contains(Offre)",
         },
     ],
 });
