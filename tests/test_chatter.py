@@ -8,6 +8,7 @@ number of SQL queries of a first page, which must not grow with the emails.
 """
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 from odoo import Command
@@ -18,6 +19,7 @@ from ..engine.mime import Address, Attachment, build_message
 from .common import CrmInboxCase
 from .test_security import setup_security_fixture
 
+_logger = logging.getLogger(__name__)
 CLIENT = Address("Nora Northwind", "nora@northwind.example")
 
 
@@ -241,6 +243,8 @@ class TestChatter(CrmInboxCase):
             self.assertTrue(all(len(r["attachment_list"]) == 2 for r in result["emails"]))
             colleague_view[total], result = self._queries_of_first_page(lead, self.other)
             self.assertTrue(all(r["level"] == "metadata" for r in result["emails"]))
+        _logger.info("crm_inbox: chatter first page + count, SQL queries: owner %s, "
+                     "metadata colleague %s (6 and 45 emails)", counts, colleague_view)
         self.assertEqual(counts[6], counts[45], counts)
         self.assertEqual(colleague_view[6], colleague_view[45], colleague_view)
         self.assertLess(max(counts[45], colleague_view[45]), 30)
