@@ -18,8 +18,6 @@ shared            member ``manage``, owner,    + settings and members
 
 import logging
 
-from markupsafe import Markup
-
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
@@ -269,76 +267,101 @@ class CrmInboxMessage(models.Model):
     _inherit = "crm.inbox.message"
 
     @api.model
-    def _crm_inbox_visible_emails(self, domain, limit=100):
+    def _crm_inbox_level_domain(self, levels=("full", "metadata")):
+        """Domain of the emails the current user sees at one of *levels* on contacts and leads.
+
+        An email the user can open anyway (own mailbox, shared inbox member: the record
+        rules, as a subquery) is at level ``full``; any other one at its account's
+        ``contact_visibility``. Only the user's allowed companies. Meant for a sudo
+        search (the record rules are inside the subquery).
+
+        :param levels: a subset of ``("full", "metadata")``.
+        :returns: a domain on ``crm.inbox.message``.
+        """
+        own = self.with_context(active_test=False)._search([])
+        visibilities = [level for level in levels if level in ("full", "metadata")]
+        return expression.AND([
+            [("company_id", "in", self.env.companies.ids)],
+            expression.OR([
+                [("id", "in", own)],
+                [("account_id", "any", [("contact_visibility", "in", visibilities),
+                                        ("active", "in", [True, False])])],
+            ]),
+        ])
+
+    @api.model
+    def _crm_inbox_visible_emails(self, domain, limit=100, order="date desc, id desc"):
         """Emails matching *domain* as the current user may see them on a contact or lead.
 
         The separate read path for the "Visible on contacts and leads" level: it runs
         with sudo but returns, per message, only what the level of its account allows:
         a message the user can open anyway (own mailbox, shared inbox member) in full;
         any other one at its account's level (``full``: content, ``metadata``: date,
-        sender, recipients and subject, ``none``: left out). Messages of companies the
-        user is not in are always left out. Callers check that the user can read the
-        contact or lead first.
+        sender, recipients and subject, ``none``: left out, in SQL, so *limit* counts
+        visible emails only). Messages of companies the user is not in are always left
+        out. Callers check that the user can read the contact or lead first. A fixed
+        number of queries, whatever the number of emails returned.
 
-        :returns: list of dicts with ``id``, ``level``, ``date``, ``subject``,
-            ``email_from``, ``email_to``, ``email_cc``, ``account`` and, at level
-            ``full`` only, ``body_html`` and ``attachments`` (file names).
+        :param limit: at most this many rows (``None``: no limit).
+        :param order: SQL order of the rows (``date desc, id desc`` by default).
+        :returns: list of dicts with ``id``, ``level``, ``can_open``, ``can_reply``,
+            ``date``, ``subject``, ``email_from``, ``email_to``, ``email_cc``,
+            ``account``, ``author_id``, ``author_name``, ``direction`` and, at level
+            ``full`` only, ``body_html``, ``attachments`` (file names) and
+            ``attachment_list`` (``[{"id", "name", "mimetype"}]``), and when the user
+            can open it, ``conversation_id``.
         """
         if not self.env.user.has_group("crm_inbox.group_crm_inbox_user"):
             raise AccessError(self.env._("Only Inbox users can see the emails of a contact."))
-        system = self.sudo()
+        system = self.sudo().with_context(active_test=False)
         messages = system.search(
-            expression.AND([domain, [("company_id", "in", self.env.companies.ids)]]),
-            limit=limit, order="date desc, id desc")
+            expression.AND([domain, self._crm_inbox_level_domain()]), limit=limit, order=order)
+        if not messages:
+            return []
         own = set(self.search([("id", "in", messages.ids)]).ids)
+        full = messages.filtered(
+            lambda m: m.id in own or m.account_id.contact_visibility == "full")
+        # one query for every attachment of the full rows (cid: images included)
+        attachments = {}
+        for att in self.env["ir.attachment"].sudo().search_fetch(
+                [("res_model", "=", self._name), ("res_id", "in", full.ids)],
+                ["name", "mimetype", "res_id"], order="id"):
+            attachments.setdefault(att.res_id, []).append(att)
+        can_reply = {account: account._crm_inbox_access_level() in ("reply", "manage")
+                     for account in messages.account_id}
         result = []
         for message in messages:
-            level = "full" if message.id in own else message.account_id.contact_visibility
-            if level == "none":
-                continue
+            can_open = message.id in own
+            level = "full" if message in full else "metadata"
             row = {
                 "id": message.id,
                 "level": level,
-                "can_open": message.id in own,
+                "can_open": can_open,
+                "can_reply": can_open and can_reply[message.account_id],
                 "date": message.date,
                 "subject": message.subject or "",
                 "email_from": message.email_from or "",
                 "email_to": message.email_to or "",
                 "email_cc": message.email_cc or "",
                 "account": message.account_id.email,
+                "author_id": message.author_id.id,
+                "author_name": message.author_id.name or "",
+                "direction": message.direction or "in",
             }
+            if can_open:
+                row["conversation_id"] = message.conversation_id.id
             if level == "full":
+                files = attachments.get(message.id, [])
+                cid_urls = {}
+                if can_open and message.cid_map:
+                    # cid: images only where the user may open the message
+                    cid_urls = message._crm_inbox_cid_urls(files)
                 # through the one mail renderer: sanitized last, remote content always
-                # blocked here, cid: images only where the user may open the message
+                # blocked here
                 row["body_html"] = str(message._crm_inbox_render(
-                    allow_remote=False, with_cids=row["can_open"])[0])
-                row["attachments"] = self.env["ir.attachment"].sudo().search([
-                    ("res_model", "=", self._name), ("res_id", "=", message.id),
-                ]).mapped("name")
+                    allow_remote=False, with_cids=can_open, cid_urls=cid_urls)[0])
+                row["attachments"] = [att.name for att in files]
+                row["attachment_list"] = [
+                    {"id": att.id, "name": att.name, "mimetype": att.mimetype} for att in files]
             result.append(row)
         return result
-
-    @api.model
-    def _crm_inbox_render_digest(self, rows):
-        """HTML list of :meth:`_crm_inbox_visible_emails` rows: values escaped, bodies
-        already rendered (shown by the ``crm_inbox_mail_frame`` widget's sandbox)."""
-        if not rows:
-            return Markup("<p class='text-muted'>%s</p>") % self.env._("No emails.")
-        parts = []
-        for row in rows:
-            head = Markup(
-                "<div class='o_crm_inbox_digest_row border-bottom py-2'>"
-                "<div><strong>%s</strong> <span class='text-muted'>%s</span></div>"
-                "<div class='small text-muted'>%s → %s</div>"
-            ) % (row["subject"] or self.env._("(no subject)"),
-                 fields.Datetime.to_string(row["date"]) if row["date"] else "",
-                 row["email_from"], row["email_to"])
-            body = Markup("")
-            if row["level"] == "full":
-                body = Markup("<details><summary>%s</summary>%s</details>") % (
-                    self.env._("Show email"), Markup(row["body_html"] or ""))
-                if row["attachments"]:
-                    body += Markup("<div class='small'>📎 %s</div>") % ", ".join(
-                        row["attachments"])
-            parts.append(head + body + Markup("</div>"))
-        return Markup("").join(parts)

@@ -111,11 +111,20 @@ class CrmInboxMessage(models.Model):
             message.body_display = body
             message.has_remote_content = has_remote
 
-    def _crm_inbox_cid_urls(self):
-        """``{content-id: "/web/image/<id>"}`` of this message's inline raster images."""
+    def _crm_inbox_cid_urls(self, attachments=None):
+        """``{content-id: "/web/image/<id>"}`` of this message's inline raster images.
+
+        :param attachments: this message's ``ir.attachment`` records when already read
+            (no query then), else they are searched.
+        """
         cids = json.loads(self.cid_map or "{}")
         if not cids:
             return {}
+        if attachments is not None:
+            images = [att.id for att in attachments if att.res_id == self.id
+                      and att.mimetype in INLINE_IMAGE_TYPES]
+            return {cid: f"/web/image/{att_id}" for cid, att_id in cids.items()
+                    if att_id in images}
         images = self.env["ir.attachment"].sudo().search([
             ("id", "in", [i for i in cids.values() if isinstance(i, int)]),
             ("res_model", "=", self._name), ("res_id", "=", self.id),
@@ -123,18 +132,23 @@ class CrmInboxMessage(models.Model):
         ]).ids
         return {cid: f"/web/image/{att_id}" for cid, att_id in cids.items() if att_id in images}
 
-    def _crm_inbox_render(self, allow_remote=None, with_cids=True):
+    def _crm_inbox_render(self, allow_remote=None, with_cids=True, cid_urls=None):
         """This message's body through the one mail renderer (``mail_render``).
 
         :param allow_remote: ``None``: the message's own consent.
+        :param cid_urls: the ``cid:`` map when already computed (see
+            :meth:`_crm_inbox_cid_urls`), used only with *with_cids*.
         :returns: ``(Markup, has_remote)``.
         """
         self.ensure_one()
         if allow_remote is None:
             allow_remote = self.remote_content_allowed
         if self.body_html:
-            return render_mail_html(self.body_html, self._crm_inbox_cid_urls() if with_cids
-                                    else {}, allow_remote=allow_remote)
+            if not with_cids:
+                cid_urls = {}
+            elif cid_urls is None:
+                cid_urls = self._crm_inbox_cid_urls()
+            return render_mail_html(self.body_html, cid_urls, allow_remote=allow_remote)
         return render_mail_html(render_plain_text(self.body_text))
 
     def action_show_remote_content(self):

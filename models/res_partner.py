@@ -4,7 +4,8 @@ from ..engine.mime import normalize_email
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "crm.inbox.chatter.mixin"]  # noqa: RUF012 - Odoo model attribute
 
     crm_inbox_message_ids = fields.Many2many(
         "crm.inbox.message", "crm_inbox_message_res_partner_rel", "res_partner_id",
@@ -19,12 +20,8 @@ class ResPartner(models.Model):
             partner.crm_inbox_message_count = counts.get(partner, 0)
 
     def action_crm_inbox_messages(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "crm_inbox.crm_inbox_message_action")
-        action["domain"] = [("partner_ids", "in", self.ids)]
-        action["context"] = {"default_partner_id": self.id}
-        return action
+        """The smart button: the Inbox filtered on this contact."""
+        return self.action_crm_inbox_open_inbox()
 
     def action_crm_inbox_compose(self):
         self.ensure_one()
@@ -76,26 +73,8 @@ class ResPartner(models.Model):
         return {email: partner.with_env(self.env) for email, partner in found.items()}
 
     # ------------------------------------------------------------------
-    # emails of colleagues' accounts, at each account's visibility level
+    # synced emails in the chatter (models/crm_inbox_chatter.py)
     # ------------------------------------------------------------------
-    crm_inbox_email_digest = fields.Html(
-        "Team emails", compute="_compute_crm_inbox_email_digest", sanitize=False,
-        groups="crm_inbox.group_crm_inbox_user",
-        help="This contact's emails in every mailbox, at the level each account allows.")
-
-    def _compute_crm_inbox_email_digest(self):
-        Message = self.env["crm.inbox.message"]
-        for partner in self:
-            partner.crm_inbox_email_digest = Message._crm_inbox_render_digest(
-                partner.crm_inbox_get_emails()) if partner.id else False
-
-    def crm_inbox_get_emails(self):
-        """This contact's emails in all mailboxes, each at the level its account allows.
-
-        See ``crm.inbox.message._crm_inbox_visible_emails``; the caller must be able
-        to read the contact.
-        """
-        self.ensure_one()
-        self.check_access("read")
-        return self.env["crm.inbox.message"]._crm_inbox_visible_emails(
-            [("partner_ids", "in", self.ids)])
+    def _crm_inbox_email_domain(self):
+        """The emails this contact takes part in (sender or recipient)."""
+        return [("partner_ids", "in", self.ids)]

@@ -22,3 +22,6 @@ from . import test_hostile_mail
 from . import test_send_addresses
 from . import test_forwarding
 from . import test_user_lifecycle
+from . import test_chatter
+from . import test_chatter_rpc
+from . import test_chatter_ui

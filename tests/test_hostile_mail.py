@@ -5,8 +5,8 @@ then opened through every display path of a message:
 
 1. the conversation form (the thread of sandboxed frames),
 2. the message form,
-3. the contact's "Team emails" tab,
-4. the lead's "Team emails" tab,
+3. the contact's chatter (its synced emails, every page),
+4. the lead's chatter,
 5. the Reply composer (quoted body, in the editor: Odoo's own origin),
 6. the Forward composer.
 
@@ -154,11 +154,25 @@ RUNNER = r"""
         }, { clearBreadcrumbs: true });
         await waitFor(() => document.querySelector(".o_form_view .o_form_sheet"), model + " form");
     }
-    async function teamEmails(model, id) {
+    async function chatterEmails(model, id, expected) {
+        // the synced emails in the record's chatter, every page of them
         await openForm(model, id);
-        const tab = await waitFor(() => document.querySelector(".o_notebook a[name='crm_inbox_team_emails']"), "Team emails tab");
-        tab.click();
-        await checkFrames(`${model} ${id} Team emails`, 1);
+        const cards = () => document.querySelectorAll(".o-mail-Chatter .o_crm_inbox_chatter_email");
+        await waitFor(() => cards().length, `${model} ${id} chatter emails`);
+        for (let page = 0; page < 20 && cards().length < expected; page++) {
+            const more = [...document.querySelectorAll(".o-mail-Chatter .o-mail-Thread button")]
+                .find((b) => b.textContent.includes("Load More"));
+            if (!more) {
+                break;
+            }
+            const before = cards().length;
+            more.click();
+            await waitFor(() => cards().length > before, `${model} ${id} chatter page ${page + 2}`);
+        }
+        if (cards().length !== expected) {
+            throw new Error(`${model} ${id}: ${cards().length} emails in the chatter, expected ${expected}`);
+        }
+        await checkFrames(`${model} ${id} chatter`, expected);
         await sleep(300);
     }
     if (DATA.phase === "before") {
@@ -186,8 +200,8 @@ RUNNER = r"""
             }
         }
         console.log("hostile mail: message forms, Reply and Forward done");
-        await teamEmails("res.partner", DATA.partner);
-        await teamEmails("crm.lead", DATA.lead);
+        await chatterEmails("res.partner", DATA.partner, DATA.partner_emails);
+        await chatterEmails("crm.lead", DATA.lead, DATA.lead_emails);
         // the "Show remote images" bar of one message re-renders it on the server
         await openForm("crm.inbox.message", DATA.button_message);
         const button = await waitFor(() => document.querySelector(".o_crm_inbox_show_remote"), "Show remote images");
@@ -295,6 +309,8 @@ class TestHostileMailBrowser(HttpCase):
             "messages": [{"id": m.id, "name": names[m.id]} for m in messages],
             "partner": self.partner.id,
             "lead": self.lead.id,
+            "partner_emails": self.partner.with_user(self.user).crm_inbox_email_count,
+            "lead_emails": self.lead.with_user(self.user).crm_inbox_email_count,
             "button_message": messages.filtered(
                 lambda m: names[m.id] == "tracking-pixel").id,
         }

@@ -4,6 +4,7 @@ Each test delivers a real message through Dovecot and syncs it, then looks at
 what a display path would send to the browser.
 """
 
+import json
 from email.message import EmailMessage
 
 from lxml import html as lxml_html
@@ -56,7 +57,7 @@ class TestMailSafety(CrmInboxCase):
 
     def test_finding2_no_remote_reference_on_any_display_path(self):
         """CSS url(), media, srcset, poster, background: nothing remote before consent,
-        on the message, the contact's and lead's Team emails, and the reply quote."""
+        on the message, the contact's and lead's chatter (synced emails), and the reply quote."""
         partner = self.env["res.partner"].create(
             {"name": "Carla", "email": "carla@customer.example"})
         lead = self.env["crm.lead"].create(
@@ -72,8 +73,10 @@ class TestMailSafety(CrmInboxCase):
         self.assertTrue(message.has_remote_content)
         paths = {
             "message": message.body_display,
-            "contact Team emails": partner.with_user(self.user).crm_inbox_email_digest,
-            "lead Team emails": lead.with_user(self.user).crm_inbox_email_digest,
+            "contact chatter": json.dumps(
+                partner.with_user(self.user)._crm_inbox_chatter_fetch()["emails"]),
+            "lead chatter": json.dumps(
+                lead.with_user(self.user)._crm_inbox_chatter_fetch()["emails"]),
             "reply quote": self.env["crm.inbox.compose"].with_user(self.user).with_context(
                 default_parent_id=message.id, default_mode="reply",
                 default_account_id=account.id).default_get(["body"])["body"],

@@ -243,9 +243,9 @@ class TestSecurity(CrmInboxCase):
         self.assertNotIn("body_html", personal)
         self.assertNotIn("PERSONAL-BODY-TEXT", json.dumps(personal, default=str))
         self.assertIn("SHARED-BODY-TEXT", rows["support@example.com"]["body_html"])
-        digest = greta.crm_inbox_email_digest
-        self.assertIn("Private offer", digest)
-        self.assertNotIn("PERSONAL-BODY-TEXT", digest)
+        chatter = json.dumps(greta._crm_inbox_chatter_fetch())
+        self.assertIn("Private offer", chatter)
+        self.assertNotIn("PERSONAL-BODY-TEXT", chatter)
         # the owner sees their own mail in full
         own = {r["account"]: r for r in self.greta.with_user(self.owner).crm_inbox_get_emails()}
         self.assertIn("PERSONAL-BODY-TEXT", own["olive@example.com"]["body_html"])
