@@ -24,6 +24,10 @@ _logger = logging.getLogger(__name__)
 
 #: Header carrying the token of "Send a test email".
 TEST_HEADER = "X-CRM-Inbox-Forwarding-Test"
+#: Senders of the confirmation a provider mails to a new forwarding address (Gmail: "Add a
+#: forwarding address", support.google.com/mail/answer/10957): always stored, so the admin
+#: can read the code in the inbox, even when the mail is marked automatic.
+CONFIRMATION_SENDERS = frozenset({"forwarding-noreply@google.com"})
 #: Folders of a forwarding account, held in Odoo only: (role, name).
 LOCAL_FOLDERS = (("\\Inbox", "Inbox"), ("\\Sent", "Sent"))
 
@@ -221,7 +225,7 @@ class CrmInboxAccount(models.Model):
                 _logger.info("crm_inbox: forwarding test of account %s came back", self.id)
             return False
         sender = gateway.sender_address(raw)
-        kind = gateway.automatic_kind(raw)
+        kind = "" if sender in CONFIRMATION_SENDERS else gateway.automatic_kind(raw)
         if sender and sender == normalize_email(account.email):
             kind = "own address"
         elif not kind and self.env["mail.thread"]._detect_loop_headers(

@@ -19,7 +19,7 @@ from odoo.tests.common import JsonRpcException
 
 from ..engine.mime import Address
 from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import CrmInboxCase
+from .common import MailServersMixin
 from .test_chatter import make_email
 from .test_security import setup_security_fixture
 
@@ -30,7 +30,7 @@ SECRET_WORDS = ("PERSONAL-BODY-TEXT",)
 @tagged("post_install", "-at_install")
 class TestChatterRpc(HttpCase):
 
-    _create_account = CrmInboxCase.__dict__["_create_account"]
+    _create_account = MailServersMixin.__dict__["_create_account"]
 
     @classmethod
     def setUpClass(cls):

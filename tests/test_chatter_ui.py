@@ -19,7 +19,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from ..engine.mime import Address
 from ..testkit.demo_mail import demo_mailbox
 from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import COLLEAGUE, COLLEAGUE_PASSWORD, OWNER, OWNER_PASSWORD, CrmInboxCase
+from .common import COLLEAGUE, COLLEAGUE_PASSWORD, OWNER, OWNER_PASSWORD, MailServersMixin
 from .test_chatter import make_email
 
 NORTHWIND = "Northwind Traders: annual supply contract"
@@ -30,7 +30,7 @@ NOTE = "Called Sarah about the volumes"
 @tagged("post_install", "-at_install")
 class TestChatterTour(HttpCase):
 
-    _create_account = CrmInboxCase.__dict__["_create_account"]
+    _create_account = MailServersMixin.__dict__["_create_account"]
 
     @classmethod
     def setUpClass(cls):
@@ -173,7 +173,7 @@ PAGING_JS = r"""
 class TestChatterPagingBrowser(HttpCase):
     """200 synced emails and 200 notes paged through the lead's chatter in Chromium."""
 
-    _create_account = CrmInboxCase.__dict__["_create_account"]
+    _create_account = MailServersMixin.__dict__["_create_account"]
 
     @classmethod
     def setUpClass(cls):

@@ -228,3 +228,14 @@ class TestForwarding(CrmInboxHttpCase):
         wizard.action_send_forwarding_test()
         self.env.invalidate_all()
         self.assertEqual(wizard.forward_test_state, "ok")
+
+    def test_gmail_forwarding_confirmation_is_kept(self):
+        raw = (b"From: Gmail Team <forwarding-noreply@google.com>\r\n"
+               b"To: " + self.alias.encode() + b"\r\n"
+               b"Subject: (#123456789) Gmail Forwarding Confirmation\r\n"
+               b"Auto-Submitted: auto-generated\r\nMessage-ID: <fwd-confirm@google.com>\r\n\r\n"
+               b"Confirmation code: 123456789\r\n")
+        self._send_to_alias(raw)
+        message = self._messages()
+        self.assertEqual(len(message), 1)
+        self.assertIn("123456789", message.body_text)
