@@ -92,9 +92,9 @@ class CrmInboxAccount(models.Model):
             return "manage"
         level = False
         for member in account.member_ids:
-            if member.user_id == user or (member.group_id and member.group_id in user.groups_id):
-                if LEVEL_RANK[member.access_level] > LEVEL_RANK[level]:
-                    level = member.access_level
+            mine = member.user_id == user or (member.group_id and member.group_id in user.groups_id)
+            if mine and LEVEL_RANK[member.access_level] > LEVEL_RANK[level]:
+                level = member.access_level
         return level
 
     @api.depends_context("uid")
@@ -148,7 +148,7 @@ class CrmInboxAccount(models.Model):
     def _check_max_accounts(self):
         Account = self.sudo().with_context(active_test=True)
         for owner in self.filtered(lambda a: a.account_type == "personal").user_id:
-            for company in self.filtered(lambda a: a.user_id == owner).company_id:
+            for company in self.filtered(lambda a, owner=owner: a.user_id == owner).company_id:
                 limit = company.crm_inbox_max_accounts
                 count = Account.search_count([
                     ("user_id", "=", owner.id), ("account_type", "=", "personal"),
@@ -173,7 +173,7 @@ class CrmInboxAccount(models.Model):
     # ------------------------------------------------------------------
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
-        for account, vals in zip(self, vals_list):
+        for account, vals in zip(self, vals_list, strict=True):
             if not (default or {}).get("name"):
                 vals["name"] = self.env._("%(name)s (copy)", name=account.name)
             if account.account_type == "personal":

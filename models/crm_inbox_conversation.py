@@ -185,7 +185,7 @@ class CrmInboxConversation(models.Model):
                 existing.setdefault(target, [set(), set()])
             entry[0] |= emails
             entry[1] |= partner_ids
-        for vals, (emails, partner_ids) in zip(new_vals, new_people):
+        for vals, (emails, partner_ids) in zip(new_vals, new_people, strict=True):
             vals["participant_emails"] = " ".join(sorted(emails)) or False
             vals["partner_ids"] = [(6, 0, sorted(partner_ids))]
             lead_ids = self._leads_for(leads, emails, partner_ids)
@@ -198,7 +198,7 @@ class CrmInboxConversation(models.Model):
                 mail_notrack=True,
             ).create(new_vals)
         touched = set(existing)
-        for (target, _emails, _partners), (_msg, vals) in zip(slots, items):
+        for (target, _emails, _partners), (_msg, vals) in zip(slots, items, strict=True):
             conv_id = created[target[1]].id if isinstance(target, tuple) else target
             vals["conversation_id"] = conv_id
             touched.add(conv_id)

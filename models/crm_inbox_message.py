@@ -1,6 +1,6 @@
 import json
 import logging
-from datetime import timezone
+from datetime import UTC
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -43,7 +43,7 @@ class CrmInboxMessage(models.Model):
                               help="0 until the server told the UID of a message sent from Odoo.")
     message_id = fields.Char("Message-ID", index=True, readonly=True)
     in_reply_to = fields.Char("In-Reply-To", readonly=True)
-    references = fields.Text("References", readonly=True)
+    references = fields.Text(readonly=True)
     date = fields.Datetime(readonly=True, index=True)
     subject = fields.Char(readonly=True)
     email_from = fields.Char("From", readonly=True)
@@ -186,7 +186,7 @@ class CrmInboxMessage(models.Model):
         if not todo:
             return 0
         if parsed is not None:
-            by_uid = {id(f): p for f, p in zip(fetched, parsed)}
+            by_uid = {id(f): p for f, p in zip(fetched, parsed, strict=True)}
             parsed = [(f, by_uid[id(f)]) for f in todo]
         else:
             parsed = [(f, parse_message(f.raw)) for f in todo]
@@ -227,14 +227,14 @@ class CrmInboxMessage(models.Model):
         try:
             with self.env.cr.savepoint():
                 return len(self._store_batch(folder, new, partners))
-        except Exception:  # noqa: BLE001 - retried one by one below
+        except Exception:
             _logger.warning("crm_inbox: batch of %s messages of %s failed, storing one by one",
                             len(new), folder.name, exc_info=True)
         for fetched_msg, msg in new:
             try:
                 with self.env.cr.savepoint():
                     self._store_batch(folder, [(fetched_msg, msg)], partners)
-            except Exception as exc:  # noqa: BLE001 - never block the sync on one message
+            except Exception as exc:
                 _logger.warning("crm_inbox: storing UID %s of %s raw: %s",
                                 fetched_msg.uid, folder.name, exc, exc_info=True)
                 with self.env.cr.savepoint():
@@ -256,7 +256,7 @@ class CrmInboxMessage(models.Model):
         conversations = self.env["crm.inbox.conversation"]._assign_batch(account, pairs)
         rows = self.create([vals for _msg, vals in pairs])
         attachment_vals, cid_owners = [], []
-        for row, (fetched_msg, msg) in zip(rows, items):
+        for row, (fetched_msg, msg) in zip(rows, items, strict=True):
             for att in msg.attachments:
                 attachment_vals.append({
                     "name": att.filename or "attachment", "raw": att.data,
@@ -274,7 +274,7 @@ class CrmInboxMessage(models.Model):
             attachments = self.env["ir.attachment"].sudo().with_context(
                 attachments_mime_plainxml=True).create(attachment_vals)
             cids = {}
-            for (row, content_id), attachment in zip(cid_owners, attachments):
+            for (row, content_id), attachment in zip(cid_owners, attachments, strict=True):
                 if content_id:
                     cids.setdefault(row, {})[content_id.strip("<>")] = attachment.id
             for row, mapping in cids.items():
@@ -297,7 +297,7 @@ class CrmInboxMessage(models.Model):
         auth = self._crm_inbox_auth(msg)
         date = msg.date or fetched_msg.internal_date
         if date is not None and date.tzinfo is not None:
-            date = date.astimezone(timezone.utc).replace(tzinfo=None)
+            date = date.astimezone(UTC).replace(tzinfo=None)
         return {
             "account_id": account.id,
             "folder_id": folder.id,
@@ -390,7 +390,7 @@ class CrmInboxMessage(models.Model):
         for account in self.account_id:
             if account.connection_type == "forwarding":
                 continue  # mail received through the forwarding address lives in Odoo only
-            mine = self.filtered(lambda m: m.account_id == account)
+            mine = self.filtered(lambda m, account=account: m.account_id == account)
             try:
                 with account.sudo()._imap_session() as session:
                     for folder in mine.folder_id:

@@ -3,7 +3,7 @@ from odoo import fields, models
 
 class CrmLead(models.Model):
     _name = "crm.lead"
-    _inherit = ["crm.lead", "crm.inbox.chatter.mixin"]  # noqa: RUF012 - Odoo model attribute
+    _inherit = ["crm.lead", "crm.inbox.chatter.mixin"]
 
     crm_inbox_conversation_ids = fields.Many2many(
         "crm.inbox.conversation", "crm_inbox_conversation_crm_lead_rel", "crm_lead_id",

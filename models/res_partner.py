@@ -5,7 +5,7 @@ from ..engine.mime import normalize_email
 
 class ResPartner(models.Model):
     _name = "res.partner"
-    _inherit = ["res.partner", "crm.inbox.chatter.mixin"]  # noqa: RUF012 - Odoo model attribute
+    _inherit = ["res.partner", "crm.inbox.chatter.mixin"]
 
     crm_inbox_message_ids = fields.Many2many(
         "crm.inbox.message", "crm_inbox_message_res_partner_rel", "res_partner_id",
@@ -69,7 +69,7 @@ class ResPartner(models.Model):
             created = self.sudo().create([
                 {"name": senders[e] or e, "email": e} for e in missing
             ])
-            found.update(zip(missing, created))
+            found.update(zip(missing, created, strict=True))
         return {email: partner.with_env(self.env) for email, partner in found.items()}
 
     # ------------------------------------------------------------------

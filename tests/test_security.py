@@ -335,7 +335,7 @@ class TestSecurity(CrmInboxCase):
             self.personal._sync()
             self._can_send(self.m_reply, self.shared)
         finally:
-            for lg, (level, propagate) in zip(loggers, saved):
+            for lg, (level, propagate) in zip(loggers, saved, strict=True):
                 lg.removeHandler(handler)
                 lg.setLevel(level)
                 lg.propagate = propagate

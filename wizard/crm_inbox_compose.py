@@ -128,9 +128,7 @@ class CrmInboxCompose(models.TransientModel):
     def _onchange_account_id_signature(self):
         if not self.account_id:
             return
-        if self.signature_id.account_id and self.signature_id.account_id != self.account_id:
-            self.signature_id = self.env["crm.inbox.signature"]._find_main(self.account_id)
-        elif not self.signature_id:
+        if self.signature_id.account_id and self.signature_id.account_id != self.account_id or not self.signature_id:
             self.signature_id = self.env["crm.inbox.signature"]._find_main(self.account_id)
 
     @api.onchange("signature_id")
