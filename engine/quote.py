@@ -43,6 +43,12 @@ _ATTRIBUTION = re.compile(
     r")\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+# "Lucía <l@x.es> wrote:" (no date) counts when quoted lines follow
+_WROTE = re.compile(
+    r"^.{1,300}\b(?:wrote|a\s+écrit|schrieb|escribió|ha\s+scritto|schreef|escreveu|"
+    r"napisał[a]?|skrev|kirjoitti)\s*:\s*$|^.{1,300}(?:写道|寫道)\s*[:：]?\s*$",
+    re.IGNORECASE,
+)
 _ORIGINAL = re.compile(
     r"^\s*-{2,}\s*(?:Original Message|Message d'origine|Ursprüngliche Nachricht|"
     r"Mensaje original|Messaggio originale|Oorspronkelijk bericht|Mensagem original|"
@@ -81,6 +87,10 @@ def _attribution_at(lines, i):
     if i + 1 < len(lines) and lines[i + 1].strip() and \
             _ATTRIBUTION.match(line + " " + lines[i + 1].strip()):
         return 2
+    if _WROTE.match(line):
+        following = [x for x in lines[i + 1:i + 3] if x.strip()]
+        if following and following[0].lstrip().startswith(">"):
+            return 1
     return 0
 
 
@@ -163,7 +173,7 @@ def _marker(el):
     if tag == "blockquote" and (el.get("type") or "").lower() == "cite":
         return True
     if tag in _BLOCKS:
-        text = el.text_content().strip()
+        text = " ".join(el.itertext()).strip()
         if not text or len(text) > 2000:
             return False
         first = text.split("\n", 1)[0]

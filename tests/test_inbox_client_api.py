@@ -7,12 +7,10 @@ as each role, and through JSON-RPC (``/web/dataset/call_kw``) for the access che
 import json
 from datetime import UTC, datetime, timedelta
 
-from odoo import Command, sql_db
-from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, tagged
+from odoo import sql_db
+from odoo.tests import tagged
 
-from .common import CrmInboxCase, loopback_servers
-from .test_security import setup_security_fixture
+from .common import CrmInboxCase
 
 CUSTOMER = "Lucía Fernández"
 CUSTOMER_EMAIL = "lucia@iberica.example"
@@ -55,8 +53,7 @@ class ClientFixture:
     def _client_fixture(cls, demo_count=60, extra_threads=0):
         cls.account = cls._create_account()
         cls.account.action_test_connection()
-        for message in cls._load_demo_cls(count=demo_count):
-            pass
+        cls._load_demo_cls(count=demo_count)
         start = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
         for key, size in (("T5", 5), ("T20", 20)):
             for folder, raw, flags, when in thread_raws(cls.account.email, key, size, start):
