@@ -280,12 +280,16 @@ class CrmInboxConversation(models.Model):
 
         :returns: ``{"accounts": [{"id", "name", "email", "shared", "state",
             "state_label", "paused", "unread", "folders": [{"id", "name", "role",
-            "unread"}]}], "smart": {"assigned", "unassigned", "flagged"},
-            "last_sync": iso|False}``
+            "unread"}], "move_targets": [{"id", "name", "role"}]}], "smart":
+            {"assigned", "unassigned", "flagged"}, "last_sync": iso|False}``;
+            ``folders`` are the synced folders, ``move_targets`` every folder of the
+            mailbox (a conversation can be moved to a folder that is not synced).
         """
         self._client_check_user()
-        folders = self.env["crm.inbox.folder"].search_fetch(
-            [("sync_enabled", "=", True)], ["name", "special_use", "account_id", "sequence"])
+        every_folder = self.env["crm.inbox.folder"].search_fetch(
+            [("present_on_server", "=", True)],
+            ["name", "special_use", "account_id", "sequence", "sync_enabled"])
+        folders = every_folder.filtered("sync_enabled")
         accounts = self.env["crm.inbox.account"].search_fetch(
             ["|", ("id", "in", folders.account_id.ids), ("user_id", "=", self.env.uid)],
             ["name", "email", "account_type", "state", "last_sync_date", "sequence"],
@@ -318,6 +322,10 @@ class CrmInboxConversation(models.Model):
                 "unread": folder_unread.get(f.id, 0),
             } for f in mine]
             rows.sort(key=lambda r: (_ROLE_ORDER.get(r["role"], 9), r["name"].casefold()))
+            targets = [{"id": f.id, "name": f.display_label or f.name,
+                        "role": ROLES.get(f.special_use, False)}
+                       for f in every_folder if f.account_id == account]
+            targets.sort(key=lambda r: (_ROLE_ORDER.get(r["role"], 9), r["name"].casefold()))
             result.append({
                 "id": account.id,
                 "name": account.name,
@@ -328,6 +336,7 @@ class CrmInboxConversation(models.Model):
                 "paused": account.state == "auth_failed",
                 "unread": account_unread.get(account.id, 0),
                 "folders": rows,
+                "move_targets": targets,
             })
         smart = {
             "assigned": self.search_count([("is_unread", "=", True),

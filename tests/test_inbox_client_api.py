@@ -120,6 +120,9 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
             ("account_id", "=", self.account.id), ("is_unread", "=", True)])
         self.assertEqual(account["unread"], unread)
         self.assertGreater(inbox["unread"], 0)
+        targets = {f["role"] for f in account["move_targets"]}
+        self.assertLessEqual({"inbox", "sent", "archive", "trash"}, targets,
+                             "every folder is a move target, synced or not")
         self.assertEqual(set(data["smart"]), {"assigned", "unassigned", "flagged"})
         self.assertEqual(data["smart"]["assigned"], unread, "personal mail is the owner's")
         self.assertTrue(data["last_sync"].endswith("Z"))
