@@ -322,6 +322,7 @@ def worker(cfg_path):
                 res["messages"] = len(out["messages"])
             else:
                 res["rows"], res["total"] = len(out["rows"]), out["total"]
+                res["total_exact"] = out.get("total_exact", True)
             res["kind"] = kind
             results[label] = res
             log(f"{label}: {res}")
@@ -390,7 +391,8 @@ def main():
         passed = res["median_ms"] <= target
         ok &= passed
         extra = (f"{res['messages']} messages" if res["kind"] == "thread"
-                 else f"{res['rows']} rows of {res['total']}")
+                 else f"{res['rows']} rows of {res['total']}"
+                 f"{'' if res.get('total_exact', True) else '+'}")
         print(f"{label:48} {res['median_ms']:>10} {res['max_ms']:>8} {res['queries']:>8} "
               f"{'≤' + str(target):>8} {'ok' if passed else 'SLOW'}  ({extra})")
     r = data["results"]

@@ -25,6 +25,7 @@ from email.utils import getaddresses
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from ..engine.mime import normalize_email
 from ..engine.quote import snippet as quote_snippet
@@ -44,6 +45,11 @@ _ROLE_ORDER = {"inbox": 0, "drafts": 1, "sent": 2, "archive": 3, "junk": 4, "tra
 MAX_LIMIT = 200
 #: The most messages one inbox_thread call returns (the newest ones).
 MAX_THREAD = 500
+#: A search first looks at this many newest conversations of the list: a common word
+#: fills the page there, without checking every match of the whole mailbox.
+SEARCH_WINDOW = 2000
+#: A search counts its results up to this number (``total_exact`` False beyond).
+SEARCH_COUNT_CAP = 1000
 _SEARCH_TERMS = re.compile(r'"([^"]+)"|(\S+)')
 
 
@@ -361,25 +367,38 @@ class CrmInboxConversation(models.Model):
         :param offset: rows to skip; :param limit: rows to return (at most 200).
         :returns: ``{"rows": [{"id", "subject", "snippet", "counterparts", "count",
             "date", "unread", "flagged", "has_attachment", "account_id", "leads",
-            "assignee", "level"}], "total", "offset", "limit"}``; rows at level
-            ``metadata`` have an empty snippet.
+            "assignee", "level"}], "total", "total_exact", "offset", "limit"}``;
+            rows at level ``metadata`` have an empty snippet; with a search, ``total``
+            stops at SEARCH_COUNT_CAP (then ``total_exact`` is False: "1000+").
         :raises AccessError: not an Inbox user, or the contact/lead is not readable.
         """
         self._client_check_user()
         offset = max(int(offset or 0), 0)
         limit = min(max(int(limit or 50), 1), MAX_LIMIT)
         domain, contact_scope = self._client_scope_domain(scope)
-        model = self
-        if contact_scope:
-            model, domain = self._client_visible(domain, search)
-        else:
-            domain = expression.AND([domain, self._client_search_domain(search)])
         fnames = ["name", "snippet", "counterpart_names", "includes_me", "email_count",
                   "last_message_date", "is_unread", "is_flagged", "has_attachment",
                   "account_id", "user_id"]
         order = "last_message_date desc, id desc"
-        page = model.search_fetch(domain, fnames, offset=offset, limit=limit, order=order)
-        total = model.search_count(domain)
+        has_search = bool(search_terms(search))
+        model = self
+        if contact_scope:
+            model, full_domain = self._client_visible(domain, search)
+        else:
+            full_domain = expression.AND([domain, self._client_search_domain(search)])
+        page = None
+        if has_search and not contact_scope:
+            page = self._client_search_window(domain, search, offset, limit)
+        if page is None:
+            page = model.search_fetch(full_domain, fnames, offset=offset, limit=limit,
+                                      order=order)
+        else:
+            page.fetch(fnames)
+        if has_search:
+            total = model.search_count(full_domain, limit=SEARCH_COUNT_CAP)
+            total_exact = total < SEARCH_COUNT_CAP
+        else:
+            total, total_exact = model.search_count(full_domain), True
         levels = self._client_levels(page, contact_scope)
         leads = page._client_leads()
         # assignee names: res.users (all internal users may read them)
@@ -408,7 +427,42 @@ class CrmInboxConversation(models.Model):
                 if conv.user_id else False,
                 "level": level,
             })
-        return {"rows": rows, "total": total, "offset": offset, "limit": limit}
+        return {"rows": rows, "total": total, "total_exact": total_exact, "offset": offset,
+                "limit": limit}
+
+    @api.model
+    def _client_search_window(self, domain, search, offset, limit):
+        """The page of a search when it lies within the SEARCH_WINDOW newest
+        conversations of *domain* (one query; the words are checked on those rows
+        only), else ``None`` (the caller runs the search on the whole list).
+
+        :returns: conversations in list order, or ``None``.
+        """
+        if offset + limit > SEARCH_WINDOW:
+            return None
+        terms = [fold(t) for t in search_terms(search)]
+        terms = [t for t in terms if t]
+        if not terms:
+            return None
+        window = self._search(domain, order="last_message_date desc, id desc",
+                              limit=SEARCH_WINDOW)
+        table = self._table
+        inner = window.select(SQL.identifier(table, "id"),
+                              SQL.identifier(table, "last_message_date"),
+                              SQL.identifier(table, "search_text"))
+        # the window is a LIMIT subquery: PostgreSQL filters its rows, it cannot push
+        # the LIKE into a scan of the whole table
+        self.env.cr.execute(SQL(
+            "SELECT w.id FROM (%s) w WHERE %s "
+            "ORDER BY w.last_message_date DESC, w.id DESC LIMIT %s OFFSET %s",
+            inner,
+            SQL(" AND ").join(SQL("w.search_text LIKE %s", f"%{escape_like(t)}%")
+                              for t in terms),
+            limit, offset))
+        ids = [r[0] for r in self.env.cr.fetchall()]
+        if len(ids) < limit:
+            return None
+        return self.browse(ids)
 
     @api.model
     def inbox_thread(self, conversation_id):

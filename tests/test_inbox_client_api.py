@@ -231,6 +231,16 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
         self.assertEqual(ids("%"), set(), "LIKE wildcards are plain characters")
         self.assertEqual(ids("T20-13 T5-1"), set())
         self.assertEqual(ids("no-such-word-anywhere"), set())
+        # a page found among the newest conversations is the page of the whole list
+        expected = self.env["crm.inbox.conversation"].with_user(self.user).search(
+            [("search_text", "like", "bulk")], order="last_message_date desc, id desc")
+        self.assertGreater(len(expected), 20)
+        for offset in (0, 10):
+            data = self.Conv.inbox_list({"smart": "all"}, search="BULK", offset=offset,
+                                        limit=10)
+            self.assertEqual([r["id"] for r in data["rows"]],
+                             expected[offset:offset + 10].ids)
+            self.assertEqual((data["total"], data["total_exact"]), (len(expected), True))
         attachment = self.env["ir.attachment"].search([
             ("res_model", "=", "crm.inbox.message"), ("name", "ilike", ".pdf")], limit=1)
         self.assertTrue(attachment)
