@@ -511,7 +511,7 @@ class CrmInboxConversation(models.Model):
         shown = [group[0] for group in copies.values()]
         # attachments of every shown message, one query
         attachments = {}
-        if level == "full" and shown:
+        if own and shown:
             for att in self.env["ir.attachment"].sudo().search_fetch(
                     [("res_model", "=", "crm.inbox.message"),
                      ("res_id", "in", [m.id for m in shown])],
@@ -558,7 +558,7 @@ class CrmInboxConversation(models.Model):
                 "body_main": "",
                 "body_quoted": "",
                 "has_remote_content": False,
-                "remote_allowed": bool(row.remote_content_allowed),
+                "remote_allowed": bool(row.remote_content_allowed) and own,
                 "attachments": [],
                 "auth_warning": row.auth_warning or False,
                 "folder": {"id": row.folder_id.id,
@@ -618,8 +618,15 @@ class CrmInboxConversation(models.Model):
     @api.model
     def _client_body(self, row, attachments, with_cids=True):
         """``body_main``, ``body_quoted``, ``snippet``, ``has_remote_content`` and
-        ``attachments`` of message *row* (fields already fetched), no query."""
+        ``attachments`` of message *row* (fields already fetched), no query.
+
+        :param with_cids: the user may open the message itself (own mailbox, shared
+            inbox member): its inline images and its consent to remote images apply;
+            otherwise (another account's mail seen through a contact at level
+            ``full``) nothing remote and no inline image, as on contacts.
+        """
         cid_map = json.loads(row.cid_map or "{}") if with_cids else {}
+        allow_remote = bool(row.remote_content_allowed) and with_cids
         by_id = {a.id: a for a in attachments}
         inline_ids = {att_id for att_id in cid_map.values()
                       if att_id in by_id and by_id[att_id].mimetype in INLINE_IMAGE_TYPES}
@@ -629,11 +636,12 @@ class CrmInboxConversation(models.Model):
         if row.body_html:
             main, quoted = split_html(str(row.body_html))
             main, remote_main = render_mail_html(main, cid_urls,
-                                                 allow_remote=row.remote_content_allowed)
+                                                 allow_remote=allow_remote)
             quoted, remote_quoted = render_mail_html(quoted, cid_urls,
-                                                     allow_remote=row.remote_content_allowed)
+                                                     allow_remote=allow_remote)
             main, quoted = str(main), str(quoted)
-            has_remote = remote_main or remote_quoted
+            # "Show images" is offered only where the user may give that consent
+            has_remote = (remote_main or remote_quoted) and with_cids
             # an inline image shown in the body is not a chip too
             chips = [a for a in attachments if a.id not in inline_ids
                      or f"/web/image/{a.id}" not in main + quoted]

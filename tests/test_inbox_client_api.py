@@ -357,6 +357,13 @@ class TestInboxClientAccess(CrmInboxCase):
         dump = json.dumps([rows, thread])
         self.assertNotIn("PERSONAL-BODY-TEXT", dump)
         self.assertNotIn("secret-offer", dump)
+        # the shared inbox's mail through the contact, at level full: the text, but
+        # neither sending nor attachments (the user may not open the message itself)
+        shared = Conv.inbox_thread(self.s_conv.id)
+        self.assertEqual(shared["conversation"]["level"], "full")
+        self.assertFalse(shared["conversation"]["can_send"])
+        self.assertIn("SHARED-BODY-TEXT", shared["messages"][0]["body_main"])
+        self.assertEqual(shared["messages"][0]["attachments"], [])
         # the lead scope says the same
         lead_rows = Conv.inbox_list({"lead_id": self.lead.id})["rows"]
         self.assertIn(self.p_conv.id, [r["id"] for r in lead_rows])
