@@ -15,3 +15,4 @@ from . import crm_inbox_account_sharing
 from . import crm_inbox_signature
 from . import crm_inbox_forwarding
 from . import mail_thread
+from . import crm_inbox_client
