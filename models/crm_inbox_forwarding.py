@@ -245,7 +245,14 @@ class CrmInboxAccount(models.Model):
                              sender, self.id, kind)
                 return False
             conversation = answered.conversation_id
+        before = self.env["crm.inbox.message"].sudo().search_count(
+            [("account_id", "=", account.id)])
         message = account._crm_inbox_store_delivered(raw, "\\Inbox", conversation=conversation)
+        if message.conversation_id and self.env["crm.inbox.message"].sudo().search_count(
+                [("account_id", "=", account.id)]) > before:
+            # open mail clients of the account's readers show it without a reload
+            self.env["crm.inbox.conversation"]._client_notify_new_mail(
+                account, message.conversation_id.ids)
         return message.conversation_id.id or False
 
     def _crm_inbox_sender_looping(self, sender):

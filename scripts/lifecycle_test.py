@@ -215,6 +215,9 @@ def run_upgrade(work, ref, keep):
             "SELECT latest_version FROM ir_module_module WHERE name = 'crm_inbox'")[0][0]
         log(f"upgraded {version_before} -> {version_after} in {time.monotonic() - started:.0f} s")
         after = odoo.counts()
+        unfilled = odoo.sql("SELECT count(*) FROM crm_inbox_conversation"
+                            " WHERE search_text IS NULL")[0][0]
+        log(f"conversations whose new summary columns the migration left empty: {unfilled}")
         new = odoo.shell(RESYNC)
         after_sync = odoo.counts()
     failures = []
@@ -225,6 +228,8 @@ def run_upgrade(work, ref, keep):
         if not before[label] == after[label] == after_sync[label]:
             failures.append(label)
     log(f"next sync with the new code: {new} new messages")
+    if unfilled:
+        failures.append(f"{unfilled} conversations without their new summary columns")
     if any(new.values()):
         failures.append("the next sync added messages")
     if not before["messages"] or not before["stored passwords"]:

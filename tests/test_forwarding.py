@@ -8,6 +8,7 @@ It also plays the provider's forwarding rule (support@ → the receiving address
 """
 
 import email
+import json
 import smtplib
 from email import policy
 
@@ -239,3 +240,16 @@ class TestForwarding(CrmInboxHttpCase):
         message = self._messages()
         self.assertEqual(len(message), 1)
         self.assertIn("123456789", message.body_text)
+
+    def test_forwarded_mail_notifies_the_open_clients(self):
+        Bus = self.env["bus.bus"].sudo()
+        self.env.cr.precommit.run()
+        Bus.search([]).unlink()
+        self._send_to_alias(customer_mail(message_id="<bus-fwd@iberica.example>"))
+        self.env.cr.precommit.run()  # what the gateway's commit does
+        channel = json.dumps([self.env.cr.dbname, "res.partner", self.user.partner_id.id],
+                             separators=(",", ":"))
+        payloads = [json.loads(r.message)["payload"] for r in Bus.search([("channel", "=", channel)])
+                    if json.loads(r.message)["type"] == "crm_inbox/new_mail"]
+        self.assertEqual(payloads, [{"account_id": self.account.id,
+                                     "conversation_ids": self._messages().conversation_id.ids}])

@@ -14,7 +14,7 @@ from odoo.tests.common import JsonRpcException
 
 from ..testkit.demo_mail import demo_mailbox
 from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import CrmInboxCase, loopback_servers
+from .common import CrmInboxCase, MailServersMixin, loopback_servers
 from .test_security import setup_security_fixture
 
 CUSTOMER = "Lucía Fernández"
@@ -449,7 +449,7 @@ class TestInboxClientAccess(CrmInboxCase):
 class TestInboxClientRpc(HttpCase):
     """The same levels through real JSON-RPC calls."""
 
-    _create_account = CrmInboxCase.__dict__["_create_account"]
+    _create_account = MailServersMixin.__dict__["_create_account"]
 
     @classmethod
     def setUpClass(cls):

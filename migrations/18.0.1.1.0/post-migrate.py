@@ -19,12 +19,7 @@ def migrate(cr, version):
     if not version:
         return
     env = api.Environment(cr, SUPERUSER_ID, {})
-    Message = env["crm.inbox.message"]
-    if hasattr(Message, "_refresh_search_text"):
-        cr.execute("SELECT id FROM crm_inbox_message ORDER BY id")
-        ids = [row[0] for row in cr.fetchall()]
-        for start in range(0, len(ids), BATCH):
-            Message.browse(ids[start:start + BATCH])._refresh_search_text()
+    # also fills the messages' search_text (crm.inbox.conversation._refresh_search_text)
     cr.execute("SELECT id FROM crm_inbox_conversation ORDER BY id")
     ids = [row[0] for row in cr.fetchall()]
     Conversation = env["crm.inbox.conversation"]
