@@ -37,6 +37,7 @@
         "web.assets_backend": [
             "crm_inbox/static/src/views/**/*",
             "crm_inbox/static/src/mail_frame/**/*",
+            "crm_inbox/static/src/inbox/**/*",
         ],
         "web.assets_tests": ["crm_inbox/static/tests/tours/**/*"],
     },

@@ -12,3 +12,4 @@ from . import res_users
 from . import crm_inbox_account_member
 from . import crm_inbox_account_sharing
 from . import crm_inbox_signature
+from . import crm_inbox_client_actions

@@ -121,6 +121,10 @@ class CrmInboxCompose(models.TransientModel):
         """The signature wrapped in a marked block the composer can swap later."""
         if not signature_html or is_html_empty(signature_html):
             return Markup('<div class="o_crm_inbox_signature"></div>')
+        if html2plaintext(str(signature_html)).lstrip().startswith("--"):
+            # it has its own separator (Odoo's default user signature): not a second one
+            return Markup('<div class="o_crm_inbox_signature">%s</div>') % Markup(
+                signature_html)
         return Markup('<div class="o_crm_inbox_signature"><p>-- </p>%s</div>') % Markup(
             signature_html)
 
@@ -128,9 +132,8 @@ class CrmInboxCompose(models.TransientModel):
     def _onchange_account_id_signature(self):
         if not self.account_id:
             return
-        if self.signature_id.account_id and self.signature_id.account_id != self.account_id:
-            self.signature_id = self.env["crm.inbox.signature"]._find_main(self.account_id)
-        elif not self.signature_id:
+        other = self.signature_id.account_id and self.signature_id.account_id != self.account_id
+        if other or not self.signature_id:
             self.signature_id = self.env["crm.inbox.signature"]._find_main(self.account_id)
 
     @api.onchange("signature_id")
