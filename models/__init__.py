@@ -13,3 +13,4 @@ from . import crm_inbox_account_member
 from . import crm_inbox_account_sharing
 from . import crm_inbox_signature
 from . import crm_inbox_client_actions
+from . import crm_inbox_client

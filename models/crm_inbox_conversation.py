@@ -1,12 +1,49 @@
 from datetime import timedelta
+from email.utils import getaddresses
 
 from odoo import api, fields, models
 
 from ..engine.mime import normalize_email, normalize_subject
+from ..engine.quote import snippet as quote_snippet
+
+#: Counterpart names kept in the list's summary column.
+MAX_COUNTERPARTS = 4
+
+
+def counterpart_summary(own_email, messages):
+    """Who the conversation is with, as a mail client's list shows it.
+
+    :param own_email: the account's address (any case).
+    :param messages: ``(direction, email_from, email_to)`` tuples, oldest first;
+        the address fields are stored header values (``"Name <a@b>, ..."``).
+    :returns: ``(names, includes_me)``: the other party's display names (or
+        addresses), distinct and oldest first, joined with ``", "`` (at most
+        :data:`MAX_COUNTERPARTS`): the senders of received mail, or the recipients
+        of our mail when nobody else wrote; *includes_me* when we wrote one of them.
+    """
+    own = normalize_email(own_email or "")
+    senders, recipients, includes_me = {}, {}, False
+    for direction, email_from, email_to in messages:
+        for name, addr in getaddresses([email_from or ""]):
+            key = normalize_email(addr) or addr.strip().lower()
+            if not key:
+                continue
+            if key == own or direction == "out":
+                includes_me = True
+                for rname, raddr in getaddresses([email_to or ""]):
+                    rkey = normalize_email(raddr) or raddr.strip().lower()
+                    if rkey and rkey != own:
+                        recipients.setdefault(rkey, rname.strip() or raddr.strip())
+            else:
+                senders.setdefault(key, name.strip() or addr.strip())
+    names = list((senders or recipients).values())[:MAX_COUNTERPARTS]
+    return ", ".join(names), includes_me
 
 #: Replies whose headers were rewritten join a conversation with the same
 #: normalized subject and a common participant within this many days.
 SUBJECT_FALLBACK_DAYS = 30
+#: Characters of each body kept in the search column (crm.inbox.message.search_text).
+SEARCH_BODY_CHARS = 3000
 
 
 class CrmInboxConversation(models.Model):
@@ -40,6 +77,14 @@ class CrmInboxConversation(models.Model):
     is_flagged = fields.Boolean("Flagged", readonly=True)
     last_email_from = fields.Char("From", readonly=True)
     preview = fields.Char(readonly=True)
+    counterpart_names = fields.Char(
+        "With", readonly=True,
+        help="The other party of the conversation (senders, or our recipients), "
+        "maintained by _refresh_summary().")
+    includes_me = fields.Boolean(readonly=True, help="One of the emails was sent by us.")
+    has_attachment = fields.Boolean("Attachments", readonly=True)
+    snippet = fields.Char(readonly=True,
+                          help="The new text of the last email (quoted history folded).")
 
     def _refresh_summary(self):
         """Recompute the email summary of these conversations in a few SQL statements."""
@@ -52,12 +97,13 @@ class CrmInboxConversation(models.Model):
             UPDATE crm_inbox_conversation c
                SET email_count = s.cnt, is_unread = s.unread, is_flagged = s.flagged,
                    last_message_date = s.last_date, last_email_from = s.email_from,
-                   preview = s.preview
+                   preview = s.preview, has_attachment = s.has_attachment
               FROM (
                 SELECT conversation_id,
                        count(*) AS cnt,
                        bool_or(NOT coalesce(is_read, false)) AS unread,
                        bool_or(coalesce(is_flagged, false)) AS flagged,
+                       bool_or(coalesce(attachment_count, 0) > 0) AS has_attachment,
                        max(date) AS last_date,
                        (array_agg(email_from ORDER BY date DESC, id DESC))[1] AS email_from,
                        left(regexp_replace(
@@ -72,11 +118,55 @@ class CrmInboxConversation(models.Model):
             INSERT INTO crm_inbox_conversation_folder_rel (conversation_id, folder_id)
                  SELECT DISTINCT conversation_id, folder_id FROM crm_inbox_message
                   WHERE conversation_id = ANY(%(ids)s);
-        """, {"ids": ids})
+            UPDATE crm_inbox_message m
+               SET search_text = concat_ws(' ', m.subject, m.email_from, m.email_to,
+                   m.email_cc, (SELECT string_agg(a.name, ' ') FROM ir_attachment a
+                                 WHERE a.res_model = 'crm.inbox.message' AND a.res_id = m.id),
+                   left(m.body_text, %(body_chars)s))
+             WHERE m.conversation_id = ANY(%(ids)s) AND m.search_text IS NULL;
+        """, {"ids": ids, "body_chars": SEARCH_BODY_CHARS})
+        self._refresh_counterparts(ids)
         self.invalidate_recordset([
             "email_count", "is_unread", "is_flagged", "last_message_date", "last_email_from",
-            "preview", "folder_ids",
+            "preview", "folder_ids", "has_attachment", "counterpart_names", "includes_me",
+            "snippet",
         ])
+        self.env["crm.inbox.message"].invalidate_model(["search_text"])
+
+    def _refresh_counterparts(self, ids):
+        """Counterpart names and snippet of conversations *ids*: one read, one write."""
+        cr = self.env.cr
+        cr.execute("""
+            SELECT m.conversation_id, a.email, m.direction, m.email_from, m.email_to,
+                   CASE WHEN row_number() OVER w = 1 THEN left(m.body_text, 4000) END
+              FROM crm_inbox_message m
+              JOIN crm_inbox_account a ON a.id = m.account_id
+             WHERE m.conversation_id = ANY(%s)
+            WINDOW w AS (PARTITION BY m.conversation_id ORDER BY m.date DESC, m.id DESC)
+             ORDER BY m.conversation_id, m.date, m.id
+        """, [ids])
+        per_conv = {}
+        for conv_id, own, direction, email_from, email_to, body in cr.fetchall():
+            entry = per_conv.setdefault(conv_id, [own, [], ""])
+            entry[1].append((direction, email_from, email_to))
+            if body is not None:
+                entry[2] = body
+        if not per_conv:
+            return
+        conv_ids, names, mine, snippets = [], [], [], []
+        for conv_id, (own, messages, body) in per_conv.items():
+            who, includes_me = counterpart_summary(own, messages)
+            conv_ids.append(conv_id)
+            names.append(who or None)
+            mine.append(includes_me)
+            snippets.append(quote_snippet(body) or None)
+        cr.execute("""
+            UPDATE crm_inbox_conversation c
+               SET counterpart_names = v.names, includes_me = v.mine, snippet = v.snippet
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::varchar[]) AS names,
+                           unnest(%s::bool[]) AS mine, unnest(%s::varchar[]) AS snippet) v
+             WHERE c.id = v.id
+        """, [conv_ids, names, mine, snippets])
 
     @api.model
     def _thread_index(self, account, parsed_messages):

@@ -21,3 +21,4 @@ from . import test_mail_safety
 from . import test_hostile_mail
 from . import test_send_addresses
 from . import test_inbox_client_actions
+from . import test_inbox_client_api
