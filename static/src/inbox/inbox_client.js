@@ -238,8 +238,7 @@ export class InboxClient extends Component {
     }
 
     async loadThread(conversationId, { keepExpanded = false } = {}) {
-        clearTimeout(this.readTimer);
-        this.state.threadLoading = true;
+        this.state.threadLoading = !keepExpanded;
         let thread;
         try {
             thread = await this.orm.call("crm.inbox.conversation", "inbox_thread", [
@@ -272,8 +271,9 @@ export class InboxClient extends Component {
         this.state.expanded = expanded;
         this.state.thread = thread;
         this.state.threadLoading = false;
-        this.scheduleRead(thread);
         if (!keepExpanded) {
+            // a refresh (after an action, new mail) never marks read by itself
+            this.scheduleRead(thread);
             Promise.resolve().then(() => this.scrollThreadToEnd());
         }
     }
@@ -434,6 +434,7 @@ export class InboxClient extends Component {
         if (!row) {
             return;
         }
+        clearTimeout(this.readTimer);
         this.state.selectedId = row.id;
         this.props.updateActionState?.({ resId: row.id });
         if (open && this.ui.isSmall) {
@@ -660,6 +661,7 @@ export class InboxClient extends Component {
     }
 
     async openAssign() {
+        await this.loadAssignees();
         this.assignMenu.open();
     }
 

@@ -33,6 +33,7 @@ export class InboxComposer extends Component {
         this.textRef = useRef("text");
         this.fileRef = useRef("file");
         this.MODES = MODES;
+        this.modeKeys = Object.keys(MODES);
         useDropzone(this.rootRef, (ev) => this.addFiles(ev.dataTransfer.files),
             "o_crm_inbox_dropzone", () => this.props.draft.open);
         onMounted(() => this.focus());
