@@ -22,3 +22,4 @@ from . import test_hostile_mail
 from . import test_send_addresses
 from . import test_inbox_client_actions
 from . import test_inbox_client_api
+from . import test_inbox_client_ui

@@ -102,6 +102,7 @@ export class InboxClient extends Component {
             expanded: {},
             mobileView: "list",
             assignees: [],
+            moveFolders: [],
             drafts: {},
             now: Date.now(),
         });
@@ -125,7 +126,7 @@ export class InboxClient extends Component {
         useHotkey("e", () => this.doAction("archive"), { isAvailable: () => this.hasTarget });
         useHotkey("s", () => this.toggleFlag(), { isAvailable: () => this.hasTarget });
         useHotkey("u", () => this.toggleRead(), { isAvailable: () => this.hasTarget });
-        useHotkey("v", () => this.moveMenu.open(), { isAvailable: () => this.hasThread });
+        useHotkey("v", () => this.openMove(), { isAvailable: () => this.hasThread });
         useHotkey("i", () => this.openAssign(), { isAvailable: () => this.hasThread });
         useHotkey("escape", () => this.backToList(), {
             isAvailable: () => this.ui.isSmall && this.state.mobileView === "thread",
@@ -259,12 +260,14 @@ export class InboxClient extends Component {
         const expanded = keepExpanded ? { ...this.state.expanded } : {};
         const messages = thread.messages || [];
         if (!keepExpanded) {
-            // the newest email and the unread ones are open, older ones collapsed
-            messages.forEach((m, index) => {
-                if (m.unread || index === messages.length - 1) {
-                    expanded[m.id] = true;
+            // the newest email and the unread ones just before it are open (what is
+            // new since the last one read or sent), older ones collapsed to a line
+            for (let index = messages.length - 1; index >= 0; index--) {
+                if (index !== messages.length - 1 && !messages[index].unread) {
+                    break;
                 }
-            });
+                expanded[messages[index].id] = true;
+            }
         } else if (messages.length) {
             expanded[messages.at(-1).id] = true;
         }
@@ -595,9 +598,31 @@ export class InboxClient extends Component {
     }
 
     get threadFolders() {
+        const current = new Set(this.state.thread?.conversation.folder_ids || []);
+        return this.state.moveFolders.filter((f) => !(current.size === 1 && current.has(f.id)));
+    }
+
+    /** Every folder of the open conversation's mailbox (synced or not), for Move. */
+    async loadMoveFolders() {
         const accountId = this.state.thread?.conversation.account_id;
-        const account = this.state.sidebar?.accounts.find((a) => a.id === accountId);
-        return account?.folders || [];
+        if (!accountId) {
+            return;
+        }
+        const roles = {
+            "\\Inbox": "inbox", "\\Sent": "sent", "\\Archive": "archive",
+            "\\Trash": "trash", "\\Junk": "junk", "\\Drafts": "drafts",
+        };
+        const folders = await this.orm.searchRead("crm.inbox.folder", [
+            ["account_id", "=", accountId], ["present_on_server", "=", true],
+        ], ["display_label", "special_use"]);
+        this.state.moveFolders = folders.map((f) => ({
+            id: f.id, name: f.display_label, role: roles[f.special_use] || false,
+        }));
+    }
+
+    async openMove() {
+        await this.loadMoveFolders();
+        this.moveMenu.open();
     }
 
     toggleFlag() {

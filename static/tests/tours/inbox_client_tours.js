@@ -19,13 +19,22 @@ tours.add("crm_inbox_client_tour", {
     url: "/odoo",
     steps: () => [
         {
-            content: "The app is CRM Inbox on the home screen",
+            content: "Open the app menu",
+            trigger: ".o_navbar_apps_menu button",
+            run: "click",
+        },
+        {
+            content: "The app is CRM Inbox (not Discuss's Inbox)",
             trigger: ".o_app[data-menu-xmlid='crm_inbox.crm_inbox_menu_root']:contains(CRM Inbox)",
             run: "click",
         },
         {
             content: "Three panes: folders, conversations, reading pane",
             trigger: ".o_crm_inbox_sidebar .o_crm_inbox_folder.o_active:contains(Inbox)",
+            run() {
+                assert(document.querySelector(".o_main_navbar .o_menu_brand").textContent
+                    .includes("CRM Inbox"), "the app is named CRM Inbox");
+            },
         },
         {
             content: "The list shows the other party, not our own address",
@@ -99,7 +108,11 @@ tours.add("crm_inbox_client_tour", {
         },
         {
             content: "The reply box is at the foot of the thread, with the recipient",
-            trigger: ".o_crm_inbox_composer .o_crm_inbox_to:value(lucia@iberica.example)",
+            trigger: ".o_crm_inbox_composer .o_crm_inbox_to",
+            run() {
+                const to = document.querySelector(".o_crm_inbox_composer .o_crm_inbox_to").value;
+                assert(to.includes("lucia@iberica.example"), `To: ${to}`);
+            },
         },
         {
             content: "The signature appears once",
@@ -120,7 +133,12 @@ tours.add("crm_inbox_client_tour", {
         },
         {
             content: "The reply shows at the foot of the thread",
-            trigger: ".o_crm_inbox_messages .o_crm_inbox_message:last-child.o_out.o_expanded:contains(la entrega es el lunes 7)",
+            // an HTML body: in its sandboxed frame
+            trigger: ".o_crm_inbox_messages .o_crm_inbox_message:nth-child(4):last-child.o_out.o_expanded :iframe body:contains(la entrega es el lunes 7)",
+            run() {
+                const frame = document.querySelector(".o_crm_inbox_message:last-child iframe");
+                assert(frame.getAttribute("sandbox").indexOf("allow-scripts") < 0, "no scripts");
+            },
         },
         {
             trigger: ".o_crm_inbox_reply_stub",
@@ -184,15 +202,12 @@ tours.add("crm_inbox_client_keys_tour", {
             trigger: `${ROW}.o_selected:contains(Facture) .o_crm_inbox_flagged`,
         },
         {
-            content: "u toggles read / unread (Facture is unread)",
-            trigger: `${ROW}.o_selected.o_unread:contains(Facture)`,
-            run: "press u",
-        },
-        {
+            content: "Opened, it is marked read after a short delay",
             trigger: `${ROW}.o_selected:not(.o_unread):contains(Facture)`,
             run: "press u",
         },
         {
+            content: "u marks it unread again (and it stays unread)",
             trigger: `${ROW}.o_selected.o_unread:contains(Facture)`,
         },
         {
@@ -202,7 +217,7 @@ tours.add("crm_inbox_client_keys_tour", {
         },
         {
             trigger: ".o_crm_inbox_search_input:focus",
-            run: "edit esu",
+            run: "edit Neuseeland",
         },
         {
             content: "Search by body text",
@@ -256,8 +271,16 @@ tours.add("crm_inbox_client_keys_tour", {
             trigger: `.o_crm_inbox_list:not(:has(.o_crm_inbox_row:contains(Rechnung)))`,
         },
         {
+            content: "# deletes",
+            trigger: ".o_crm_inbox_thread_subject:contains(Angebot)",
+            run: "press #",
+        },
+        {
+            trigger: `.o_crm_inbox_list:not(:has(.o_crm_inbox_row:contains(Angebot)))`,
+        },
+        {
             content: "i opens Assign; assign to the colleague",
-            trigger: `${ROW}.o_selected:contains(Angebot)`,
+            trigger: `${ROW}.o_selected:contains(Muestra)`,
             run: "press i",
         },
         {
@@ -268,15 +291,7 @@ tours.add("crm_inbox_client_keys_tour", {
             trigger: ".o_crm_inbox_toolbar .o_crm_inbox_assign:contains(Cole League)",
         },
         {
-            trigger: `${ROW}.o_selected:contains(Angebot) img.o_crm_inbox_assignee`,
-        },
-        {
-            content: "# deletes",
-            trigger: ".o_crm_inbox_thread_subject:contains(Angebot)",
-            run: "press #",
-        },
-        {
-            trigger: `.o_crm_inbox_list:not(:has(.o_crm_inbox_row:contains(Angebot)))`,
+            trigger: `${ROW}.o_selected:contains(Muestra) img.o_crm_inbox_assignee`,
         },
         {
             content: "r opens the reply box; typing r or e in it fires nothing",
