@@ -11,7 +11,7 @@ subject, date and addresses, never a snippet, a body or an attachment.
 
 Each RPC issues a fixed number of SQL queries, whatever the page or the length
 of the thread (``tests/test_inbox_client_api.py`` asserts it), and the search
-runs on ``crm.inbox.message.search_text`` through a trigram index
+runs on ``crm.inbox.conversation.search_text`` through a trigram index
 (``benchmarks/bench_inbox.py`` measures the three).
 
 Dates are returned as ISO 8601 UTC strings (``"2024-12-02T10:00:00Z"``).
@@ -29,6 +29,9 @@ from odoo.osv import expression
 from ..engine.mime import normalize_email
 from ..engine.quote import snippet as quote_snippet
 from ..engine.quote import split_html, split_text
+from ..engine.search import escape_like, fold
+from .crm_inbox_account import MANAGER_GROUP
+from .crm_inbox_account_sharing import PERSONAL_READER_GROUP
 from .mail_render import INLINE_IMAGE_TYPES, render_mail_html
 
 _logger = logging.getLogger(__name__)
@@ -68,14 +71,35 @@ def search_terms(search):
     return terms[:8]
 
 
+class CrmInboxAccount(models.Model):
+    _inherit = "crm.inbox.account"
+
+    def _client_readers(self):
+        """The internal users who can read this account's mail (``res.users``, sudo)."""
+        self.ensure_one()
+        account = self.sudo()
+        Users = self.env["res.users"].sudo()
+        candidates = Users | account.user_id
+        if account.account_type == "personal":
+            readers = self.env.ref(PERSONAL_READER_GROUP, raise_if_not_found=False)
+            if readers:
+                candidates |= readers.sudo().users
+        else:
+            candidates |= account.member_ids.user_id | account.member_ids.group_id.users
+            candidates |= self.env.ref(MANAGER_GROUP).sudo().users
+        candidates = candidates.filtered(
+            lambda u: u.active and not u.share and account.company_id in u.company_ids)
+        return candidates.filtered(lambda u: account._crm_inbox_access_level(u))
+
+
 class CrmInboxMessage(models.Model):
     _inherit = "crm.inbox.message"
 
     search_text = fields.Text(
         readonly=True, copy=False,
-        help="Subject, addresses (names and emails), attachment names and the start of "
-        "the body, for the mail client's search (trigram index); maintained by "
-        "crm.inbox.conversation._refresh_summary().")
+        help="Subject, addresses (names and emails), attachment names and the new text "
+        "of the body, folded (lower case, no accents), for the mail client's search; "
+        "maintained by crm.inbox.conversation._refresh_summary().")
 
     def init(self):
         super().init()
@@ -86,20 +110,43 @@ class CrmInboxMessage(models.Model):
         except Exception:  # noqa: BLE001 - no extension: the search still works, unindexed
             _logger.warning("crm_inbox: pg_trgm is not available: the mail search is not "
                             "indexed (CREATE EXTENSION pg_trgm as a superuser)")
-        cr.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
-        if cr.fetchone():
-            cr.execute("""
-                CREATE INDEX IF NOT EXISTS crm_inbox_message_search_text_trgm
-                    ON crm_inbox_message USING gin (search_text gin_trgm_ops)
-            """)
+        # the search runs on crm_inbox_conversation.search_text (one row per result)
+        cr.execute("DROP INDEX IF EXISTS crm_inbox_message_search_text_trgm")
 
 
 class CrmInboxConversation(models.Model):
     _inherit = "crm.inbox.conversation"
 
+    @api.model
+    def _client_notify_new_mail(self, account, conversation_ids):
+        """Tell every user who can read *account* that a sync stored new mail in it.
+
+        Called by the sync right before it commits a batch that stored messages: one
+        bus notification ``crm_inbox/new_mail`` ``{"account_id": id,
+        "conversation_ids": [ids]}`` per reader, on the reader's own channel (their
+        partner), delivered when the transaction commits. Readers: the owner,
+        members (users and groups' users), inbox administrators for shared accounts,
+        holders of "read personal mail" for personal ones; only users of the
+        account's company (:meth:`crm.inbox.account._client_readers`).
+
+        :param account: ``crm.inbox.account`` record; :param conversation_ids: ids.
+        """
+        conv_ids = self.sudo().browse(sorted(set(conversation_ids))).exists().ids
+        if not conv_ids:
+            return
+        payload = {"account_id": account.id, "conversation_ids": conv_ids}
+        for user in account._client_readers():
+            user._bus_send("crm_inbox/new_mail", payload)
+
     def init(self):
         super().init()
         cr = self.env.cr
+        cr.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        if cr.fetchone():
+            cr.execute("""
+                CREATE INDEX IF NOT EXISTS crm_inbox_conversation_search_text_trgm
+                    ON crm_inbox_conversation USING gin (search_text gin_trgm_ops)
+            """)
         # list order of the client (newest first) in one index scan per scope
         cr.execute("""
             CREATE INDEX IF NOT EXISTS crm_inbox_conversation_client_order_idx
@@ -158,25 +205,45 @@ class CrmInboxConversation(models.Model):
         return domains[smart], False
 
     @api.model
-    def _client_search_domain(self, search):
+    def _client_search_domain(self, search, metadata=False):
         """Every word of *search* in one of the conversation's messages (subject,
-        names and addresses, attachment names, body text)."""
+        names and addresses, attachment names, new body text), case and accents
+        ignored (``engine.search.fold`` on both sides, a trigram index on
+        ``crm.inbox.conversation.search_text``).
+
+        The words are looked up in ``crm.inbox.conversation.search_text`` (the
+        messages' search columns together, so two words may come from two emails of
+        the thread). With *metadata*, only the subject and the participants' addresses
+        are searched (conversations seen at metadata level: their bodies must not
+        answer a search).
+        """
+        terms = [fold(t) for t in search_terms(search)]
+        terms = [t for t in terms if t]
+        if metadata:
+            return expression.AND([
+                ["|", ("name", "ilike", term), ("participant_emails", "ilike", term)]
+                for term in terms] or [[]])
         return expression.AND([
-            [("inbox_message_ids", "any", [("search_text", "ilike", term)])]
-            for term in search_terms(search)
+            [("search_text", "=like", f"%{escape_like(term)}%")] for term in terms
         ] or [[]])
 
     @api.model
-    def _client_visible(self, domain):
+    def _client_visible(self, domain, search):
         """``(system model, domain)`` for the contact/lead scope: the user's own
         conversations, plus those of their companies' accounts whose visibility on
-        contacts and leads is not ``none``."""
+        contacts and leads is not ``none`` (a search looks into the bodies of those
+        at ``full`` level only)."""
         system = self.sudo()
-        own = self._search([])
+        own = self._search(self._client_search_domain(search))
+        full = self._client_search_domain(search)
+        meta = self._client_search_domain(search, metadata=True)
         return system, expression.AND([domain, [
             ("company_id", "in", self.env.companies.ids),
-            "|", ("id", "in", own),
-            ("account_id.contact_visibility", "in", ("full", "metadata")),
+            "|", "|", ("id", "in", own),
+            "&", ("account_id.contact_visibility", "=", "full"), *expression.normalize_domain(
+                full),
+            "&", ("account_id.contact_visibility", "=", "metadata"),
+            *expression.normalize_domain(meta),
         ]])
 
     @api.model
@@ -293,10 +360,11 @@ class CrmInboxConversation(models.Model):
         offset = max(int(offset or 0), 0)
         limit = min(max(int(limit or 50), 1), MAX_LIMIT)
         domain, contact_scope = self._client_scope_domain(scope)
-        domain = expression.AND([domain, self._client_search_domain(search)])
         model = self
         if contact_scope:
-            model, domain = self._client_visible(domain)
+            model, domain = self._client_visible(domain, search)
+        else:
+            domain = expression.AND([domain, self._client_search_domain(search)])
         fnames = ["name", "snippet", "counterpart_names", "includes_me", "email_count",
                   "last_message_date", "is_unread", "is_flagged", "has_attachment",
                   "account_id", "user_id"]

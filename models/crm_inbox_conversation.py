@@ -5,6 +5,8 @@ from odoo import api, fields, models
 
 from ..engine.mime import normalize_email, normalize_subject
 from ..engine.quote import snippet as quote_snippet
+from ..engine.quote import split_text
+from ..engine.search import fold
 
 #: Counterpart names kept in the list's summary column.
 MAX_COUNTERPARTS = 4
@@ -42,8 +44,10 @@ def counterpart_summary(own_email, messages):
 #: Replies whose headers were rewritten join a conversation with the same
 #: normalized subject and a common participant within this many days.
 SUBJECT_FALLBACK_DAYS = 30
-#: Characters of each body kept in the search column (crm.inbox.message.search_text).
-SEARCH_BODY_CHARS = 3000
+#: Characters of the new text of each body kept in crm.inbox.message.search_text.
+SEARCH_BODY_CHARS = 2000
+#: Characters of crm.inbox.conversation.search_text (the emails' columns together).
+SEARCH_CONVERSATION_CHARS = 30000
 
 
 class CrmInboxConversation(models.Model):
@@ -85,6 +89,10 @@ class CrmInboxConversation(models.Model):
     has_attachment = fields.Boolean("Attachments", readonly=True)
     snippet = fields.Char(readonly=True,
                           help="The new text of the last email (quoted history folded).")
+    search_text = fields.Text(
+        readonly=True, copy=False,
+        help="The search columns of the emails, oldest first (folded: lower case, no "
+        "accents), for the mail client's search box; trigram index.")
 
     def _refresh_summary(self):
         """Recompute the email summary of these conversations in a few SQL statements."""
@@ -118,20 +126,52 @@ class CrmInboxConversation(models.Model):
             INSERT INTO crm_inbox_conversation_folder_rel (conversation_id, folder_id)
                  SELECT DISTINCT conversation_id, folder_id FROM crm_inbox_message
                   WHERE conversation_id = ANY(%(ids)s);
-            UPDATE crm_inbox_message m
-               SET search_text = concat_ws(' ', m.subject, m.email_from, m.email_to,
-                   m.email_cc, (SELECT string_agg(a.name, ' ') FROM ir_attachment a
-                                 WHERE a.res_model = 'crm.inbox.message' AND a.res_id = m.id),
-                   left(m.body_text, %(body_chars)s))
-             WHERE m.conversation_id = ANY(%(ids)s) AND m.search_text IS NULL;
-        """, {"ids": ids, "body_chars": SEARCH_BODY_CHARS})
+        """, {"ids": ids})
+        self._refresh_search_text(ids)
+        cr.execute("""
+            UPDATE crm_inbox_conversation c SET search_text = left(s.text, %(cap)s)
+              FROM (SELECT conversation_id,
+                           string_agg(search_text, ' ' ORDER BY date, id) AS text
+                      FROM crm_inbox_message
+                     WHERE conversation_id = ANY(%(ids)s)
+                     GROUP BY conversation_id) s
+             WHERE c.id = s.conversation_id AND c.search_text IS DISTINCT FROM left(s.text, %(cap)s)
+        """, {"ids": ids, "cap": SEARCH_CONVERSATION_CHARS})
         self._refresh_counterparts(ids)
         self.invalidate_recordset([
             "email_count", "is_unread", "is_flagged", "last_message_date", "last_email_from",
             "preview", "folder_ids", "has_attachment", "counterpart_names", "includes_me",
-            "snippet",
+            "snippet", "search_text",
         ])
         self.env["crm.inbox.message"].invalidate_model(["search_text"])
+
+    def _refresh_search_text(self, ids):
+        """Fill ``crm.inbox.message.search_text`` of the new messages of conversations
+        *ids* (once per message: one read, one write): subject, addresses, attachment
+        names and the new text of the body (quoted history left out, at most
+        SEARCH_BODY_CHARS characters), folded by ``engine.search.fold``."""
+        cr = self.env.cr
+        cr.execute("""
+            SELECT m.id, m.subject, m.email_from, m.email_to, m.email_cc,
+                   left(m.body_text, 20000),
+                   (SELECT string_agg(a.name, ' ') FROM ir_attachment a
+                     WHERE a.res_model = 'crm.inbox.message' AND a.res_id = m.id)
+              FROM crm_inbox_message m
+             WHERE m.conversation_id = ANY(%s) AND m.search_text IS NULL
+        """, [ids])
+        rows = cr.fetchall()
+        if not rows:
+            return
+        texts = []
+        for _id, subject, email_from, email_to, email_cc, body, attachments in rows:
+            main = split_text(body or "")[0][:SEARCH_BODY_CHARS]
+            texts.append(fold(" ".join(
+                v for v in (subject, email_from, email_to, email_cc, attachments, main) if v)))
+        cr.execute("""
+            UPDATE crm_inbox_message m SET search_text = v.text
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::text[]) AS text) v
+             WHERE m.id = v.id
+        """, [[r[0] for r in rows], texts])
 
     def _refresh_counterparts(self, ids):
         """Counterpart names and snippet of conversations *ids*: one read, one write."""

@@ -194,7 +194,17 @@ class _FolderStore:
                            "initial_done": False, "highest_modseq": 0})
 
     def ingest(self, fetched, parsed):
-        return self.env["crm.inbox.message"]._ingest(self.folder, fetched, parsed)
+        cr = self.env.cr
+        cr.execute("SELECT coalesce(max(id), 0) FROM crm_inbox_message")
+        before = cr.fetchone()[0]
+        stored = self.env["crm.inbox.message"]._ingest(self.folder, fetched, parsed)
+        if stored:
+            # the conversations that got new mail, for the bus notification of commit()
+            cr.execute("SELECT DISTINCT conversation_id FROM crm_inbox_message "
+                       "WHERE id > %s AND folder_id = %s AND conversation_id IS NOT NULL",
+                       (before, self.folder.id))
+            self._new_mail = getattr(self, "_new_mail", set()) | {r[0] for r in cr.fetchall()}
+        return stored
 
     def drop_stale(self):
         """After a UIDVALIDITY change, rows not re-keyed by Message-ID are gone."""
@@ -239,4 +249,11 @@ class _FolderStore:
         self.env["crm.inbox.message"].browse(self._ids(uids))._remove_copies()
 
     def commit(self):
+        # new mail of this batch: a bus notification to the account's readers (sent
+        # by the commit itself, so never for a batch that is rolled back)
+        new_mail = getattr(self, "_new_mail", None)
+        if new_mail:
+            self._new_mail = set()
+            self.env["crm.inbox.conversation"]._client_notify_new_mail(
+                self.folder.account_id, new_mail)
         self.folder._commit()

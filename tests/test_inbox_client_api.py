@@ -8,9 +8,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from odoo import sql_db
-from odoo.tests import tagged
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, tagged
+from odoo.tests.common import JsonRpcException
 
-from .common import CrmInboxCase
+from ..testkit.demo_mail import demo_mailbox
+from ..testkit.mail_servers import DovecotServer, SMTPTestServer
+from .common import CrmInboxCase, loopback_servers
+from .test_security import setup_security_fixture
 
 CUSTOMER = "Lucía Fernández"
 CUSTOMER_EMAIL = "lucia@iberica.example"
@@ -77,7 +82,6 @@ class ClientFixture:
 
     @classmethod
     def _load_demo_cls(cls, count):
-        from ..testkit.demo_mail import demo_mailbox
         messages = demo_mailbox(owner=cls.account.email, count=count)
         for message in messages:
             cls.dovecot.append(cls.account.email, message.folder, message.raw, message.flags,
@@ -220,6 +224,8 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
         self.assertIn(self.t5.id, ids("pedido t5"))
         self.assertIn(self.t20.id, ids("iberica.example"))
         self.assertIn(self.t20.id, ids("lucía fernández"))
+        self.assertIn(self.t20.id, ids("LUCIA fernandez"), "case and accents ignored")
+        self.assertEqual(ids("%"), set(), "LIKE wildcards are plain characters")
         self.assertEqual(ids("T20-13 T5-1"), set())
         self.assertEqual(ids("no-such-word-anywhere"), set())
         attachment = self.env["ir.attachment"].search([
@@ -255,3 +261,214 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
         _data, search_queries = count_queries(Conv.inbox_list, {"smart": "all"}, search="bulk")
         print(f"crm_inbox client RPC queries: thread {counts[1]}, search {search_queries}")
         self.assertLess(counts[1], 25)
+
+
+def _attach(message, name="secret-offer.pdf"):
+    """An attachment on *message* (as the sync stores them), summary refreshed."""
+    message.env["ir.attachment"].sudo().create({
+        "name": name, "raw": b"%PDF-1.4 offer", "mimetype": "application/pdf",
+        "res_model": "crm.inbox.message", "res_id": message.id})
+    message.sudo().attachment_count = 1
+    message.conversation_id._refresh_summary()
+
+
+@tagged("post_install", "-at_install")
+class TestInboxClientAccess(CrmInboxCase):
+    """What each role gets from the read RPCs (ORM, as that user)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        setup_security_fixture(cls)
+        _attach(cls.p_msg)
+
+    def _conv(self, role):
+        return self.env["crm.inbox.conversation"].with_user(self.roles[role])
+
+    def test_owner_reads_in_full(self):
+        Conv = self._conv("owner")
+        rows = {r["id"]: r for r in Conv.inbox_list({"smart": "all"})["rows"]}
+        self.assertEqual(set(rows), {self.p_conv.id})
+        row = rows[self.p_conv.id]
+        self.assertEqual(row["level"], "full")
+        self.assertIn("PERSONAL-BODY-TEXT", row["snippet"])
+        self.assertTrue(row["has_attachment"])
+        self.assertEqual(row["counterparts"], "Greta Green")
+        thread = Conv.inbox_thread(self.p_conv.id)
+        self.assertIn("PERSONAL-BODY-TEXT", thread["messages"][0]["body_main"])
+        self.assertEqual([a["name"] for a in thread["messages"][0]["attachments"]],
+                         ["secret-offer.pdf"])
+        self.assertTrue(thread["conversation"]["can_send"])
+        sidebar = Conv.inbox_sidebar()
+        self.assertEqual([a["id"] for a in sidebar["accounts"]], [self.personal.id])
+
+    def test_shared_members(self):
+        for role, can_send in (("member_read", False), ("member_reply", True),
+                               ("member_group", True), ("member_manage", True),
+                               ("inbox_admin", True)):
+            with self.subTest(role=role):
+                Conv = self._conv(role)
+                ids = [r["id"] for r in Conv.inbox_list({"smart": "all"})["rows"]]
+                self.assertEqual(ids, [self.s_conv.id], "the shared inbox only")
+                thread = Conv.inbox_thread(self.s_conv.id)
+                self.assertEqual(thread["conversation"]["level"], "full")
+                self.assertEqual(thread["conversation"]["can_send"], can_send)
+                self.assertIn("SHARED-BODY-TEXT", thread["messages"][0]["body_main"])
+                accounts = [a["id"] for a in Conv.inbox_sidebar()["accounts"]]
+                self.assertEqual(accounts, [self.shared.id], "no personal mailbox of others")
+                # others' personal mail: only through the contact, at its level
+                other = Conv.inbox_thread(self.p_conv.id)
+                self.assertEqual(other["conversation"]["level"], "metadata")
+                self.assertNotIn("PERSONAL-BODY-TEXT", json.dumps(other))
+
+    def test_colleague_at_metadata_level(self):
+        """Through the contact, another user's personal mail at level metadata: subject,
+        date and addresses; no snippet, no body, no attachment."""
+        self.assertEqual(self.personal.contact_visibility, "metadata")
+        Conv = self._conv("other")
+        self.assertEqual(Conv.inbox_list({"smart": "all"})["rows"], [])
+        rows = {r["id"]: r for r in Conv.inbox_list({"partner_id": self.greta.id})["rows"]}
+        self.assertEqual(set(rows), {self.p_conv.id, self.s_conv.id})
+        meta = rows[self.p_conv.id]
+        self.assertEqual((meta["level"], meta["subject"], meta["snippet"]),
+                         ("metadata", "Private offer", ""))
+        self.assertFalse(meta["has_attachment"])
+        self.assertEqual(rows[self.s_conv.id]["level"], "full")
+        thread = Conv.inbox_thread(self.p_conv.id)
+        self.assertEqual(thread["conversation"]["level"], "metadata")
+        self.assertFalse(thread["conversation"]["can_send"])
+        msg = thread["messages"][0]
+        self.assertEqual((msg["body_main"], msg["body_quoted"], msg["snippet"],
+                          msg["attachments"]), ("", "", "", []))
+        self.assertEqual(msg["from"]["email"], "greta@client.example")
+        dump = json.dumps([rows, thread])
+        self.assertNotIn("PERSONAL-BODY-TEXT", dump)
+        self.assertNotIn("secret-offer", dump)
+        # the lead scope says the same
+        lead_rows = Conv.inbox_list({"lead_id": self.lead.id})["rows"]
+        self.assertIn(self.p_conv.id, [r["id"] for r in lead_rows])
+        self.assertNotIn("PERSONAL-BODY-TEXT", json.dumps(lead_rows))
+        # a search does not look into bodies the user may not read; subjects it does
+        found = Conv.inbox_list({"partner_id": self.greta.id}, search="PERSONAL-BODY-TEXT")
+        self.assertEqual(found["rows"], [])
+        found = Conv.inbox_list({"partner_id": self.greta.id}, search="private OFFER")
+        self.assertEqual([r["id"] for r in found["rows"]], [self.p_conv.id])
+        found = Conv.inbox_list({"partner_id": self.greta.id}, search="shared-body")
+        self.assertEqual([r["id"] for r in found["rows"]], [self.s_conv.id], "level full")
+
+    def test_no_access_gets_nothing(self):
+        self.personal.with_user(self.owner).contact_visibility = "none"
+        Conv = self._conv("other")
+        ids = [r["id"] for r in Conv.inbox_list({"partner_id": self.greta.id})["rows"]]
+        self.assertEqual(ids, [self.s_conv.id])
+        with self.assertRaises(AccessError):
+            Conv.inbox_thread(self.p_conv.id)
+        self.assertEqual(Conv.inbox_sidebar()["accounts"], [])
+        # another company: nothing, even through the contact
+        Foreign = self._conv("other_company")
+        self.assertEqual(Foreign.inbox_list({"partner_id": self.greta.id})["rows"], [])
+        self.assertEqual(Foreign.inbox_list({"smart": "all"})["rows"], [])
+        for conv in (self.p_conv, self.s_conv):
+            with self.assertRaises(AccessError):
+                Foreign.inbox_thread(conv.id)
+        # portal users: refused
+        Portal = self._conv("portal")
+        for call in (lambda: Portal.inbox_sidebar(), lambda: Portal.inbox_list({"smart": "all"}),
+                     lambda: Portal.inbox_thread(self.s_conv.id)):
+            with self.assertRaises(AccessError):
+                call()
+
+    def test_contact_scope_needs_the_contact(self):
+        private_lead = self.env["crm.lead"].create({
+            "name": "Not yours", "user_id": self.owner.id, "partner_id": self.greta.id,
+            "type": "opportunity"})
+        rule_restricted = self.env.ref("crm.crm_rule_personal_lead", raise_if_not_found=False)
+        if rule_restricted:  # salesmen see only their own leads
+            with self.assertRaises(AccessError):
+                self._conv("other").inbox_list({"lead_id": private_lead.id})
+
+    def test_sync_notifies_readers_on_the_bus(self):
+        """A sync that stores mail sends crm_inbox/new_mail to every reader of the
+        account (members), and to nobody else."""
+        Bus = self.env["bus.bus"].sudo()
+        self.env.cr.precommit.run()  # the fixture's own syncs
+        Bus.search([]).unlink()
+        raw = (b"From: Greta Green <greta@client.example>\r\nTo: support@example.com\r\n"
+               b"Subject: Another ticket\r\nMessage-ID: <bus-test@client.example>\r\n"
+               b"Date: Wed, 18 Nov 2026 09:00:00 +0000\r\n\r\nNew ticket body\r\n")
+        self.dovecot.append("support@example.com", "INBOX", raw)
+        self.assertEqual(self.shared._sync(), 1)
+        self.env.cr.precommit.run()  # what the commit of the batch does
+        new_conv = self.env["crm.inbox.message"].search(
+            [("subject", "=", "Another ticket")]).conversation_id
+        self.assertTrue(new_conv)
+
+        def notified(user):
+            channel = json.dumps([self.env.cr.dbname, "res.partner", user.partner_id.id],
+                                 separators=(",", ":"))
+            rows = Bus.search([("channel", "=", channel)])
+            return [json.loads(r.message) for r in rows
+                    if json.loads(r.message)["type"] == "crm_inbox/new_mail"]
+
+        for role in ("member_read", "member_reply", "member_group", "member_manage",
+                     "inbox_admin"):
+            messages = notified(self.roles[role])
+            self.assertEqual(len(messages), 1, role)
+            self.assertEqual(messages[0]["payload"], {
+                "account_id": self.shared.id, "conversation_ids": new_conv.ids})
+        for role in ("owner", "other", "portal", "other_company"):
+            self.assertEqual(notified(self.roles[role]), [], role)
+        # a sync that stores nothing notifies nobody
+        Bus.search([]).unlink()
+        self.assertEqual(self.shared._sync(), 0)
+        self.env.cr.precommit.run()
+        self.assertFalse(Bus.search([]).filtered(lambda r: "crm_inbox/new_mail" in r.message))
+
+
+@tagged("post_install", "-at_install")
+class TestInboxClientRpc(HttpCase):
+    """The same levels through real JSON-RPC calls."""
+
+    _create_account = CrmInboxCase.__dict__["_create_account"]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.dovecot = DovecotServer(users={})
+        cls.dovecot.start()
+        cls.addClassCleanup(cls.dovecot.stop)
+        cls.smtpd = SMTPTestServer(users={})
+        cls.smtpd.start()
+        cls.addClassCleanup(cls.smtpd.stop)
+        cls.user = cls.env.user
+        loopback_servers(cls)
+        setup_security_fixture(cls)
+        _attach(cls.p_msg)
+
+    def _call(self, role, method, *args, **kwargs):
+        user = self.roles[role]
+        self.authenticate(user.login, user.login)
+        return self.make_jsonrpc_request("/web/dataset/call_kw", {
+            "model": "crm.inbox.conversation", "method": method, "args": list(args),
+            "kwargs": kwargs})
+
+    def test_rpc_levels(self):
+        own = self._call("owner", "inbox_thread", self.p_conv.id)
+        self.assertIn("PERSONAL-BODY-TEXT", json.dumps(own))
+        rows = self._call("other", "inbox_list", {"partner_id": self.greta.id})
+        thread = self._call("other", "inbox_thread", self.p_conv.id)
+        self.assertEqual(thread["conversation"]["level"], "metadata")
+        self.assertEqual(thread["messages"][0]["attachments"], [])
+        dump = json.dumps([rows, thread])
+        self.assertNotIn("PERSONAL-BODY-TEXT", dump)
+        self.assertNotIn("secret-offer", dump)
+        self.assertEqual(self._call("other", "inbox_list", {"smart": "all"})["rows"], [])
+        self.personal.with_user(self.owner).contact_visibility = "none"
+        for role in ("other", "other_company", "portal"):
+            with self.subTest(role=role), self.assertRaises(JsonRpcException):
+                self._call(role, "inbox_thread", self.p_conv.id)
+        rows = self._call("other", "inbox_list", {"partner_id": self.greta.id})["rows"]
+        self.assertNotIn(self.p_conv.id, [r["id"] for r in rows])
+        with self.assertRaises(JsonRpcException):
+            self._call("portal", "inbox_list", {"smart": "all"})

@@ -264,3 +264,13 @@ def test_html_text_before_first_element_is_escaped():
     main, folded = split_html('a &lt;b&gt; c<div class="gmail_quote">q</div>')
     assert main == "a &lt;b&gt; c"
     assert "q" in folded
+
+
+def test_search_fold():
+    from engine.search import escape_like, fold
+    assert fold("Lucía FERNÁNDEZ") == "lucia fernandez"
+    assert fold("Lefèvre  \n Jürgen Ødegaard") == "lefevre jurgen ødegaard"
+    assert fold("ＡＢＣ 王芳 さとう") == "abc 王芳 さとう"
+    assert fold("Straße") == "strasse"
+    assert fold(None) == ""
+    assert escape_like("50%_a\\b") == "50\\%\\_a\\\\b"
