@@ -118,6 +118,9 @@ class TestInboxClientUi(InboxClientCase):
         body = sent.get_body(("plain",)).get_content()
         self.assertIn("la entrega es el lunes 7.", body)
         self.assertEqual(body.count("--"), 1, body)
+        # the file dropped on the reply box
+        files = {part.get_filename(): part.get_content() for part in sent.iter_attachments()}
+        self.assertEqual(files, {"delivery-notes.txt": "Delivery notes: Monday 7"})
         self.assertIn("Re: Pedido 289: confirmación de entrega", self._server("Sent"))
         thread = self._conversation(account, "Pedido 289")
         self.assertEqual(len(thread.inbox_message_ids), 4)

@@ -123,6 +123,24 @@ tours.add("crm_inbox_client_tour", {
             },
         },
         {
+            content: "Drop a file on the reply box",
+            trigger: ".o_crm_inbox_composer",
+            async run() {
+                const data = new DataTransfer();
+                data.items.add(new File(["Delivery notes: Monday 7"], "delivery-notes.txt",
+                    { type: "text/plain" }));
+                const composer = document.querySelector(".o_crm_inbox_composer");
+                composer.dispatchEvent(new DragEvent("dragenter", { bubbles: true, dataTransfer: data }));
+                await new Promise((resolve) => setTimeout(resolve, 100));
+                const zone = document.querySelector(".o-Dropzone");
+                assert(zone, "the drop zone shows while dragging a file");
+                zone.dispatchEvent(new DragEvent("drop", { bubbles: true, dataTransfer: data }));
+            },
+        },
+        {
+            trigger: ".o_crm_inbox_reply_attachment:contains(delivery-notes.txt):not(:has(.fa-spinner))",
+        },
+        {
             trigger: ".o_crm_inbox_composer .o_crm_inbox_reply_text",
             run: "edit Gracias Lucía, la entrega es el lunes 7.",
         },
