@@ -258,6 +258,9 @@ export class InboxClient extends Component {
             return; // another one was selected meanwhile
         }
         const expanded = keepExpanded ? { ...this.state.expanded } : {};
+        if (!keepExpanded) {
+            this.state.showAllMessages = false;
+        }
         const messages = thread.messages || [];
         if (!keepExpanded) {
             // the newest email and the unread ones just before it are open (what is
@@ -507,6 +510,7 @@ export class InboxClient extends Component {
                 this.state.mobileView = "thread";
             }
             // open every email of the thread
+            this.state.showAllMessages = true;
             for (const m of this.state.thread.messages) {
                 this.state.expanded[m.id] = true;
             }
@@ -736,6 +740,35 @@ export class InboxClient extends Component {
         for (const m of this.state.thread.messages) {
             this.state.expanded[m.id] = true;
         }
+    }
+
+    /**
+     * The thread as shown: in a long thread, the collapsed emails between the first
+     * one and the last three are folded into one "N older emails" bar (as webmail does).
+     * @returns {{message: Object, hiddenBefore: number}[]}
+     */
+    get shownMessages() {
+        const messages = this.state.thread?.messages || [];
+        const expanded = this.state.expanded;
+        if (this.state.showAllMessages || messages.length <= 5) {
+            return messages.map((message) => ({ message, hiddenBefore: 0 }));
+        }
+        const shown = [];
+        let hidden = 0;
+        messages.forEach((message, index) => {
+            const middle = index > 0 && index < messages.length - 3;
+            if (middle && !expanded[message.id]) {
+                hidden++;
+                return;
+            }
+            shown.push({ message, hiddenBefore: hidden });
+            hidden = 0;
+        });
+        return shown;
+    }
+
+    showAllMessages() {
+        this.state.showAllMessages = true;
     }
 
     get collapsedCount() {
