@@ -197,11 +197,49 @@ def _marker(el):
     return False
 
 
+def _is_br(el):
+    return isinstance(el.tag, str) and el.tag.lower() == "br"
+
+
+def _line_marker(el):
+    """A quote that starts on a line of *el*'s own text (lines split by ``<br>``), as
+    clients that write plain text as HTML do: ``<p>Lucía wrote:<br>&gt; …</p>``.
+
+    :returns: the element to cut at: *el* itself when the quote starts on its first
+        line, else a new ``<span>`` wrapping the rest of *el* (the tree is changed).
+    """
+    if not isinstance(el.tag, str) or el.tag.lower() not in _BLOCKS:
+        return None
+    brs = [child for child in el if _is_br(child)]
+    lines = [(None, el.text or "")] + [(br, br.tail or "") for br in brs]
+    for i, (br, text) in enumerate(lines):
+        line = text.strip()
+        if not line:
+            continue
+        following = [t.strip() for _b, t in lines[i + 1:i + 3] if t.strip()]
+        quoted_next = bool(following) and following[0].startswith(">")
+        if not (_ORIGINAL.match(line) or _ATTRIBUTION.match(line)
+                or (_WROTE.match(line) and quoted_next)):
+            continue
+        if br is None:
+            return el
+        span = etree.Element("span")
+        span.text, br.tail = br.tail, None
+        for sibling in list(br.itersiblings()):
+            span.append(sibling)  # moves it (with its tail)
+        br.addnext(span)
+        return span
+    return None
+
+
 def _find_marker(root):
-    for el in root.iter():
+    for el in list(root.iter()):
         if el is root:
             continue
-        if _marker(el):
+        line_marker = _line_marker(el)
+        if line_marker is not None and line_marker is not el:
+            return line_marker
+        if _marker(el) or line_marker is el:
             # an <hr> right before Outlook's header block belongs to the quote
             prev = el.getprevious()
             if prev is not None and isinstance(prev.tag, str) and prev.tag.lower() == "hr":

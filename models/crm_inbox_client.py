@@ -25,6 +25,7 @@ from email.utils import getaddresses
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from ..engine.mime import normalize_email
 from ..engine.quote import snippet as quote_snippet
@@ -44,6 +45,11 @@ _ROLE_ORDER = {"inbox": 0, "drafts": 1, "sent": 2, "archive": 3, "junk": 4, "tra
 MAX_LIMIT = 200
 #: The most messages one inbox_thread call returns (the newest ones).
 MAX_THREAD = 500
+#: A search first looks at this many newest conversations of the list: a common word
+#: fills the page there, without checking every match of the whole mailbox.
+SEARCH_WINDOW = 2000
+#: A search counts its results up to this number (``total_exact`` False beyond).
+SEARCH_COUNT_CAP = 1000
 _SEARCH_TERMS = re.compile(r'"([^"]+)"|(\S+)')
 
 
@@ -280,12 +286,16 @@ class CrmInboxConversation(models.Model):
 
         :returns: ``{"accounts": [{"id", "name", "email", "shared", "state",
             "state_label", "paused", "unread", "folders": [{"id", "name", "role",
-            "unread"}]}], "smart": {"assigned", "unassigned", "flagged"},
-            "last_sync": iso|False}``
+            "unread"}], "move_targets": [{"id", "name", "role"}]}], "smart":
+            {"assigned", "unassigned", "flagged"}, "last_sync": iso|False}``;
+            ``folders`` are the synced folders, ``move_targets`` every folder of the
+            mailbox (a conversation can be moved to a folder that is not synced).
         """
         self._client_check_user()
-        folders = self.env["crm.inbox.folder"].search_fetch(
-            [("sync_enabled", "=", True)], ["name", "special_use", "account_id", "sequence"])
+        every_folder = self.env["crm.inbox.folder"].search_fetch(
+            [("present_on_server", "=", True)],
+            ["name", "special_use", "account_id", "sequence", "sync_enabled"])
+        folders = every_folder.filtered("sync_enabled")
         accounts = self.env["crm.inbox.account"].search_fetch(
             ["|", ("id", "in", folders.account_id.ids), ("user_id", "=", self.env.uid)],
             ["name", "email", "account_type", "state", "last_sync_date", "sequence"],
@@ -318,6 +328,10 @@ class CrmInboxConversation(models.Model):
                 "unread": folder_unread.get(f.id, 0),
             } for f in mine]
             rows.sort(key=lambda r: (_ROLE_ORDER.get(r["role"], 9), r["name"].casefold()))
+            targets = [{"id": f.id, "name": f.display_label or f.name,
+                        "role": ROLES.get(f.special_use, False)}
+                       for f in every_folder if f.account_id == account]
+            targets.sort(key=lambda r: (_ROLE_ORDER.get(r["role"], 9), r["name"].casefold()))
             result.append({
                 "id": account.id,
                 "name": account.name,
@@ -328,6 +342,7 @@ class CrmInboxConversation(models.Model):
                 "paused": account.state == "auth_failed",
                 "unread": account_unread.get(account.id, 0),
                 "folders": rows,
+                "move_targets": targets,
             })
         smart = {
             "assigned": self.search_count([("is_unread", "=", True),
@@ -352,25 +367,38 @@ class CrmInboxConversation(models.Model):
         :param offset: rows to skip; :param limit: rows to return (at most 200).
         :returns: ``{"rows": [{"id", "subject", "snippet", "counterparts", "count",
             "date", "unread", "flagged", "has_attachment", "account_id", "leads",
-            "assignee", "level"}], "total", "offset", "limit"}``; rows at level
-            ``metadata`` have an empty snippet.
+            "assignee", "level"}], "total", "total_exact", "offset", "limit"}``;
+            rows at level ``metadata`` have an empty snippet; with a search, ``total``
+            stops at SEARCH_COUNT_CAP (then ``total_exact`` is False: "1000+").
         :raises AccessError: not an Inbox user, or the contact/lead is not readable.
         """
         self._client_check_user()
         offset = max(int(offset or 0), 0)
         limit = min(max(int(limit or 50), 1), MAX_LIMIT)
         domain, contact_scope = self._client_scope_domain(scope)
-        model = self
-        if contact_scope:
-            model, domain = self._client_visible(domain, search)
-        else:
-            domain = expression.AND([domain, self._client_search_domain(search)])
         fnames = ["name", "snippet", "counterpart_names", "includes_me", "email_count",
                   "last_message_date", "is_unread", "is_flagged", "has_attachment",
                   "account_id", "user_id"]
         order = "last_message_date desc, id desc"
-        page = model.search_fetch(domain, fnames, offset=offset, limit=limit, order=order)
-        total = model.search_count(domain)
+        has_search = bool(search_terms(search))
+        model = self
+        if contact_scope:
+            model, full_domain = self._client_visible(domain, search)
+        else:
+            full_domain = expression.AND([domain, self._client_search_domain(search)])
+        page = None
+        if has_search and not contact_scope:
+            page = self._client_search_window(domain, search, offset, limit)
+        if page is None:
+            page = model.search_fetch(full_domain, fnames, offset=offset, limit=limit,
+                                      order=order)
+        else:
+            page.fetch(fnames)
+        if has_search:
+            total = model.search_count(full_domain, limit=SEARCH_COUNT_CAP)
+            total_exact = total < SEARCH_COUNT_CAP
+        else:
+            total, total_exact = model.search_count(full_domain), True
         levels = self._client_levels(page, contact_scope)
         leads = page._client_leads()
         # assignee names: res.users (all internal users may read them)
@@ -399,7 +427,42 @@ class CrmInboxConversation(models.Model):
                 if conv.user_id else False,
                 "level": level,
             })
-        return {"rows": rows, "total": total, "offset": offset, "limit": limit}
+        return {"rows": rows, "total": total, "total_exact": total_exact, "offset": offset,
+                "limit": limit}
+
+    @api.model
+    def _client_search_window(self, domain, search, offset, limit):
+        """The page of a search when it lies within the SEARCH_WINDOW newest
+        conversations of *domain* (one query; the words are checked on those rows
+        only), else ``None`` (the caller runs the search on the whole list).
+
+        :returns: conversations in list order, or ``None``.
+        """
+        if offset + limit > SEARCH_WINDOW:
+            return None
+        terms = [fold(t) for t in search_terms(search)]
+        terms = [t for t in terms if t]
+        if not terms:
+            return None
+        window = self._search(domain, order="last_message_date desc, id desc",
+                              limit=SEARCH_WINDOW)
+        table = self._table
+        inner = window.select(SQL.identifier(table, "id"),
+                              SQL.identifier(table, "last_message_date"),
+                              SQL.identifier(table, "search_text"))
+        # the window is a LIMIT subquery: PostgreSQL filters its rows, it cannot push
+        # the LIKE into a scan of the whole table
+        self.env.cr.execute(SQL(
+            "SELECT w.id FROM (%s) w WHERE %s "
+            "ORDER BY w.last_message_date DESC, w.id DESC LIMIT %s OFFSET %s",
+            inner,
+            SQL(" AND ").join(SQL("w.search_text LIKE %s", f"%{escape_like(t)}%")
+                              for t in terms),
+            limit, offset))
+        ids = [r[0] for r in self.env.cr.fetchall()]
+        if len(ids) < limit:
+            return None
+        return self.browse(ids)
 
     @api.model
     def inbox_thread(self, conversation_id):
@@ -448,7 +511,7 @@ class CrmInboxConversation(models.Model):
         shown = [group[0] for group in copies.values()]
         # attachments of every shown message, one query
         attachments = {}
-        if level == "full" and shown:
+        if own and shown:
             for att in self.env["ir.attachment"].sudo().search_fetch(
                     [("res_model", "=", "crm.inbox.message"),
                      ("res_id", "in", [m.id for m in shown])],
@@ -495,7 +558,7 @@ class CrmInboxConversation(models.Model):
                 "body_main": "",
                 "body_quoted": "",
                 "has_remote_content": False,
-                "remote_allowed": bool(row.remote_content_allowed),
+                "remote_allowed": bool(row.remote_content_allowed) and own,
                 "attachments": [],
                 "auth_warning": row.auth_warning or False,
                 "folder": {"id": row.folder_id.id,
@@ -555,8 +618,15 @@ class CrmInboxConversation(models.Model):
     @api.model
     def _client_body(self, row, attachments, with_cids=True):
         """``body_main``, ``body_quoted``, ``snippet``, ``has_remote_content`` and
-        ``attachments`` of message *row* (fields already fetched), no query."""
+        ``attachments`` of message *row* (fields already fetched), no query.
+
+        :param with_cids: the user may open the message itself (own mailbox, shared
+            inbox member): its inline images and its consent to remote images apply;
+            otherwise (another account's mail seen through a contact at level
+            ``full``) nothing remote and no inline image, as on contacts.
+        """
         cid_map = json.loads(row.cid_map or "{}") if with_cids else {}
+        allow_remote = bool(row.remote_content_allowed) and with_cids
         by_id = {a.id: a for a in attachments}
         inline_ids = {att_id for att_id in cid_map.values()
                       if att_id in by_id and by_id[att_id].mimetype in INLINE_IMAGE_TYPES}
@@ -566,11 +636,12 @@ class CrmInboxConversation(models.Model):
         if row.body_html:
             main, quoted = split_html(str(row.body_html))
             main, remote_main = render_mail_html(main, cid_urls,
-                                                 allow_remote=row.remote_content_allowed)
+                                                 allow_remote=allow_remote)
             quoted, remote_quoted = render_mail_html(quoted, cid_urls,
-                                                     allow_remote=row.remote_content_allowed)
+                                                     allow_remote=allow_remote)
             main, quoted = str(main), str(quoted)
-            has_remote = remote_main or remote_quoted
+            # "Show images" is offered only where the user may give that consent
+            has_remote = (remote_main or remote_quoted) and with_cids
             # an inline image shown in the body is not a chip too
             chips = [a for a in attachments if a.id not in inline_ids
                      or f"/web/image/{a.id}" not in main + quoted]

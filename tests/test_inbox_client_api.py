@@ -120,6 +120,9 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
             ("account_id", "=", self.account.id), ("is_unread", "=", True)])
         self.assertEqual(account["unread"], unread)
         self.assertGreater(inbox["unread"], 0)
+        targets = {f["role"] for f in account["move_targets"]}
+        self.assertLessEqual({"inbox", "sent", "archive", "trash"}, targets,
+                             "every folder is a move target, synced or not")
         self.assertEqual(set(data["smart"]), {"assigned", "unassigned", "flagged"})
         self.assertEqual(data["smart"]["assigned"], unread, "personal mail is the owner's")
         self.assertTrue(data["last_sync"].endswith("Z"))
@@ -228,6 +231,16 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
         self.assertEqual(ids("%"), set(), "LIKE wildcards are plain characters")
         self.assertEqual(ids("T20-13 T5-1"), set())
         self.assertEqual(ids("no-such-word-anywhere"), set())
+        # a page found among the newest conversations is the page of the whole list
+        expected = self.env["crm.inbox.conversation"].with_user(self.user).search(
+            [("search_text", "like", "bulk")], order="last_message_date desc, id desc")
+        self.assertGreater(len(expected), 20)
+        for offset in (0, 10):
+            data = self.Conv.inbox_list({"smart": "all"}, search="BULK", offset=offset,
+                                        limit=10)
+            self.assertEqual([r["id"] for r in data["rows"]],
+                             expected[offset:offset + 10].ids)
+            self.assertEqual((data["total"], data["total_exact"]), (len(expected), True))
         attachment = self.env["ir.attachment"].search([
             ("res_model", "=", "crm.inbox.message"), ("name", "ilike", ".pdf")], limit=1)
         self.assertTrue(attachment)
@@ -344,6 +357,13 @@ class TestInboxClientAccess(CrmInboxCase):
         dump = json.dumps([rows, thread])
         self.assertNotIn("PERSONAL-BODY-TEXT", dump)
         self.assertNotIn("secret-offer", dump)
+        # the shared inbox's mail through the contact, at level full: the text, but
+        # neither sending nor attachments (the user may not open the message itself)
+        shared = Conv.inbox_thread(self.s_conv.id)
+        self.assertEqual(shared["conversation"]["level"], "full")
+        self.assertFalse(shared["conversation"]["can_send"])
+        self.assertIn("SHARED-BODY-TEXT", shared["messages"][0]["body_main"])
+        self.assertEqual(shared["messages"][0]["attachments"], [])
         # the lead scope says the same
         lead_rows = Conv.inbox_list({"lead_id": self.lead.id})["rows"]
         self.assertIn(self.p_conv.id, [r["id"] for r in lead_rows])

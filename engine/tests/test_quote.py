@@ -274,3 +274,23 @@ def test_search_fold():
     assert fold("Straße") == "strasse"
     assert fold(None) == ""
     assert escape_like("50%_a\\b") == "50\\%\\_a\\\\b"
+
+
+def test_html_quote_written_as_text_lines():
+    """Clients that send their plain text as HTML: attribution and ``>`` lines in a <p>."""
+    body = ('<div dir="auto"><p>Muchas gracias.</p><p>Un saludo,<br>Lucía</p>'
+            '<p>Demo Sales wrote:<br>&gt; Dear Lucía,<br>&gt; Thank you.</p></div>')
+    main, folded = split_html(body)
+    assert "Muchas gracias." in main and "Lucía" in main
+    assert "Demo Sales wrote" not in main and "Thank you" not in main
+    assert folded.count("Demo Sales wrote:") == 1 and "Thank you." in folded
+    # the attribution after a <br> in the middle of a paragraph
+    body = '<p>Yes, fine.<br><br>On Mon, 2 Dec 2024, Bob wrote:<br>&gt; old</p>'
+    main, folded = split_html(body)
+    assert "Yes, fine." in main and "Bob wrote" not in main
+    assert "Bob wrote" in folded and "old" in folded and "Yes, fine" not in folded
+
+
+def test_html_wrote_without_quote_lines_is_kept():
+    body = "<p>Bob wrote: the price is fine.</p><p>Thanks</p>"
+    assert split_html(body) == (body, "")
