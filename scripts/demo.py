@@ -18,8 +18,8 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from testkit.demo_mail import demo_mailbox  # noqa: E402
-from testkit.mail_servers import DovecotServer, SMTPTestServer  # noqa: E402
+from testkit.demo_mail import demo_mailbox
+from testkit.mail_servers import DovecotServer, SMTPTestServer
 
 DEMO_USER = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -91,10 +91,10 @@ def main():
         if args.no_serve:
             return
         print(f"\nOdoo with the synced demo inbox: http://localhost:{args.http_port}/odoo/"
-              "action-crm_inbox.crm_inbox_conversation_action")
+              "crm-inbox")
         print("Login: admin   Password: admin   (Ctrl-C stops Odoo and the mail servers)\n")
         try:
-            subprocess.run(odoo + [f"--http-port={args.http_port}", "--log-level=warn"])
+            subprocess.run(odoo + [f"--http-port={args.http_port}", "--log-level=warn"], check=False)
         except KeyboardInterrupt:
             pass
 
