@@ -146,8 +146,11 @@ class TestInboxClientUi(InboxClientCase):
         self.assertEqual(self._conversation(account, "Muestra").user_id, self.colleague)
         # the last step flagged the selected conversation from the toolbar button
         self.assertIn("\\Flagged", inbox["Muestra gratuita"])
+        # bulk: both flagged (the newest email of each)
+        self.assertIn("\\Flagged", inbox["Re: Pedido 289: confirmación de entrega"])
         account._sync()
         self.assertTrue(self._conversation(account, "Muestra").is_flagged)
+        self.assertTrue(self._conversation(account, "Pedido 289").is_flagged)
 
     def test_url_reopens_the_conversation(self):
         account = self._mailbox()

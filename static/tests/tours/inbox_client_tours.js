@@ -353,6 +353,28 @@ tours.add("crm_inbox_client_keys_tour", {
         {
             trigger: `${ROW}.o_selected .o_crm_inbox_flagged`,
         },
+        {
+            content: "Bulk: select two conversations, flag both",
+            trigger: `${ROW}:contains(Pedido 289) .o_crm_inbox_check`,
+            run: "click",
+        },
+        {
+            trigger: `${ROW}.o_checked:contains(Pedido 289)`,
+        },
+        {
+            trigger: `${ROW}:contains(Muestra) .o_crm_inbox_check`,
+            run: "click",
+        },
+        {
+            trigger: ".o_crm_inbox_list_head:contains(2 selected) .o_crm_inbox_bulk_flag",
+            run: "click",
+        },
+        {
+            trigger: `${ROW}:contains(Pedido 289) .o_crm_inbox_flagged`,
+        },
+        {
+            trigger: ".o_crm_inbox_list_head:not(:contains(selected))",
+        },
     ],
 });
 
