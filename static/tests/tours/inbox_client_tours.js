@@ -94,8 +94,19 @@ tours.add("crm_inbox_client_tour", {
             trigger: ".o_crm_inbox_message:first-child.o_expanded",
         },
         {
-            content: "The PDF attachment is a chip",
+            content: "The PDF attachment is a chip that opens Odoo's file viewer",
             trigger: ".o_crm_inbox_attachment:contains(pedido-289.pdf)",
+            run: "click",
+        },
+        {
+            trigger: ".o-FileViewer .o-FileViewer-header:contains(pedido-289.pdf)",
+        },
+        {
+            trigger: ".o-FileViewer .o-FileViewer-headerButton[aria-label=Close]",
+            run: "click",
+        },
+        {
+            trigger: "body:not(:has(.o-FileViewer))",
         },
         {
             content: "The address of a known contact links to it",
