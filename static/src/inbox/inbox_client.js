@@ -847,8 +847,9 @@ export class InboxClient extends Component {
             });
         }
         Promise.resolve().then(() => {
+            // the whole box, Send button included
             this.threadRef.el?.querySelector(".o_crm_inbox_composer")?.scrollIntoView({
-                block: "nearest",
+                block: "end",
             });
         });
     }
