@@ -117,7 +117,12 @@ class CrmInboxMessage(models.Model):
             _logger.warning("crm_inbox: pg_trgm is not available: the mail search is not "
                             "indexed (CREATE EXTENSION pg_trgm as a superuser)")
         # the search runs on crm_inbox_conversation.search_text (one row per result)
-        cr.execute("DROP INDEX IF EXISTS crm_inbox_message_search_text_trgm")
+        cr.execute("""
+            DROP INDEX IF EXISTS crm_inbox_message_search_text_trgm;
+            DROP INDEX IF EXISTS crm_inbox_message_unread_idx;
+            CREATE INDEX IF NOT EXISTS crm_inbox_message_unread_folder_idx
+                ON crm_inbox_message (folder_id, conversation_id) WHERE is_read IS NOT TRUE;
+        """)
 
 
 class CrmInboxConversation(models.Model):
@@ -159,6 +164,10 @@ class CrmInboxConversation(models.Model):
                 ON crm_inbox_conversation (last_message_date DESC NULLS LAST, id DESC);
             CREATE INDEX IF NOT EXISTS crm_inbox_conversation_folder_rel_folder_idx
                 ON crm_inbox_conversation_folder_rel (folder_id, conversation_id);
+            CREATE INDEX IF NOT EXISTS crm_inbox_conversation_unread_idx
+                ON crm_inbox_conversation (account_id, user_id) WHERE is_unread;
+            CREATE INDEX IF NOT EXISTS crm_inbox_conversation_flagged_idx
+                ON crm_inbox_conversation (account_id) WHERE is_flagged;
         """)
         # conversations stored before the summary columns existed
         cr.execute("SELECT id FROM crm_inbox_conversation "
@@ -309,7 +318,7 @@ class CrmInboxConversation(models.Model):
             cr.execute("""
                 SELECT folder_id, count(DISTINCT conversation_id)
                   FROM crm_inbox_message
-                 WHERE folder_id = ANY(%s) AND NOT coalesce(is_read, false)
+                 WHERE folder_id = ANY(%s) AND is_read IS NOT TRUE
                    AND conversation_id IS NOT NULL
                  GROUP BY folder_id
             """, [folders.ids])
