@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -388,6 +389,7 @@ def main():
     finally:
         if not args.keep_db:
             subprocess.run(["dropdb", "--if-exists", db], check=False)
+        shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"database: {data['counts']['conversations']} conversations, "
           f"{data['counts']['messages']} messages; median of {CALLS} calls after "

@@ -158,10 +158,11 @@ class CrmInboxConversation(models.Model):
                 CREATE INDEX IF NOT EXISTS crm_inbox_conversation_search_text_trgm
                     ON crm_inbox_conversation USING gin (search_text gin_trgm_ops)
             """)
-        # list order of the client (newest first) in one index scan per scope
+        # list order of the client (newest first, as the ORM's "desc": nulls first)
         cr.execute("""
-            CREATE INDEX IF NOT EXISTS crm_inbox_conversation_client_order_idx
-                ON crm_inbox_conversation (last_message_date DESC NULLS LAST, id DESC);
+            DROP INDEX IF EXISTS crm_inbox_conversation_client_order_idx;
+            CREATE INDEX IF NOT EXISTS crm_inbox_conversation_list_order_idx
+                ON crm_inbox_conversation (last_message_date DESC, id DESC);
             CREATE INDEX IF NOT EXISTS crm_inbox_conversation_folder_rel_folder_idx
                 ON crm_inbox_conversation_folder_rel (folder_id, conversation_id);
             CREATE INDEX IF NOT EXISTS crm_inbox_conversation_unread_idx
