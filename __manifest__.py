@@ -38,6 +38,7 @@
             "crm_inbox/static/src/views/**/*",
             "crm_inbox/static/src/mail_frame/**/*",
             "crm_inbox/static/src/chatter/**/*",
+            "crm_inbox/static/src/inbox/**/*",
         ],
         "web.assets_tests": ["crm_inbox/static/tests/tours/**/*"],
     },

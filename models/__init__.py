@@ -15,4 +15,5 @@ from . import crm_inbox_account_sharing
 from . import crm_inbox_signature
 from . import crm_inbox_forwarding
 from . import mail_thread
+from . import crm_inbox_client_actions
 from . import crm_inbox_client

@@ -127,7 +127,7 @@ def main():
         if args.no_serve:
             return
         print(f"\nOdoo with the synced demo inbox: http://localhost:{args.http_port}/odoo/"
-              "action-crm_inbox.crm_inbox_conversation_action")
+              "crm-inbox")
         print("Login: admin   Password: admin   (Ctrl-C stops Odoo and the mail servers)\n")
         try:
             subprocess.run(odoo + [f"--http-port={args.http_port}", "--log-level=warn"], check=False)

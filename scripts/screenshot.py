@@ -1,9 +1,11 @@
-"""Take the README screenshot of the Inbox from a running demo (scripts/demo.sh).
+"""Take the README screenshot of the CRM Inbox client from a running demo (scripts/demo.sh).
 
 Logs in through JSON-RPC, hands the session cookie to headless Chromium over the
-DevTools protocol, opens the conversations and saves a PNG.
+DevTools protocol, opens the mail client (optionally a conversation of the list) and
+saves a PNG.
 
-    python3 scripts/screenshot.py [--url http://localhost:8069] [--out static/description/screenshot_inbox.png]
+    python3 scripts/screenshot.py [--url http://localhost:8069] [--row 5]
+        [--width 1440 --height 900] [--out static/description/screenshot_inbox.png]
 """
 
 import argparse
@@ -22,7 +24,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://localhost:8069")
     parser.add_argument("--db", default="crm_inbox_demo")
-    parser.add_argument("--path", default="/odoo/action-crm_inbox.crm_inbox_conversation_action")
+    parser.add_argument("--path", default="/odoo/crm-inbox")
+    parser.add_argument("--row", type=int, default=-1,
+                        help="open the conversation at this index of the list (0: newest)")
+    parser.add_argument("--width", type=int, default=1440)
+    parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--out", default="static/description/screenshot_inbox.png")
     parser.add_argument("--port", type=int, default=9333)
     args = parser.parse_args()
@@ -39,7 +45,7 @@ def main():
         "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", f"--user-data-dir={profile}", f"--remote-debugging-port={args.port}",
-        "--window-size=1440,900", "about:blank",
+        f"--window-size={args.width},{args.height}", "about:blank",
     ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(50):
@@ -63,11 +69,15 @@ def main():
         call("Network.enable")
         host = args.url.split("//", 1)[1].split(":")[0]
         call("Network.setCookie", name="session_id", value=sid, domain=host, path="/")
-        call("Emulation.setDeviceMetricsOverride", width=1440, height=900, deviceScaleFactor=1,
-             mobile=False)
+        call("Emulation.setDeviceMetricsOverride", width=args.width, height=args.height,
+             deviceScaleFactor=1, mobile=args.width < 768)
         call("Page.enable")
         call("Page.navigate", url=args.url + args.path)
         time.sleep(float(os.environ.get("SHOT_WAIT", "20")))
+        if args.row >= 0:
+            call("Runtime.evaluate", expression=(
+                f"document.querySelectorAll('.o_crm_inbox_row')[{args.row}]?.click()"))
+            time.sleep(4)
         shot = call("Page.captureScreenshot", format="png")
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "wb") as handle:

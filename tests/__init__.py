@@ -25,4 +25,6 @@ from . import test_user_lifecycle
 from . import test_chatter
 from . import test_chatter_rpc
 from . import test_chatter_ui
+from . import test_inbox_client_actions
 from . import test_inbox_client_api
+from . import test_inbox_client_ui

@@ -60,8 +60,8 @@ class TestCrmLinks(CrmInboxCase):
         second = self._connect(self._fresh_account())
         self.user.sudo().crm_inbox_primary_account_id = second
         action = self.env["crm.inbox.account.setup"].with_user(self.user).action_open_inbox()
-        self.assertEqual(action["res_model"], "crm.inbox.conversation")
-        self.assertEqual(action["context"]["searchpanel_default_account_id"], second.id)
+        self.assertEqual(action["tag"], "crm_inbox.client")
+        self.assertEqual(action["context"]["crm_inbox_account_id"], second.id)
         self.assertNotEqual(first, second)
 
     def test_inbox_refuses_to_open_when_integrated_email_is_off(self):

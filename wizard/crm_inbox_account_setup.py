@@ -188,7 +188,7 @@ class CrmInboxAccountSetup(models.TransientModel):
 
     @api.model
     def action_open_inbox(self):
-        """The Inbox menu: the conversations, or this wizard when the user has no mailbox."""
+        """The Mail menu: the inbox client, or this wizard when the user has no mailbox."""
         if not self.env.company.crm_inbox_enabled:
             raise UserError(self.env._(
                 "Integrated email is turned off for %(company)s: an administrator can turn "
@@ -197,12 +197,11 @@ class CrmInboxAccountSetup(models.TransientModel):
         if not self.env["crm.inbox.account"].search_count(
                 [("user_id", "=", self.env.uid)], limit=1):
             return self.action_open()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "crm_inbox.crm_inbox_conversation_action")
+        action = self.env["ir.actions.actions"]._for_xml_id("crm_inbox.crm_inbox_client_action")
         primary = self.env.user._crm_inbox_default_account()
         if primary:
-            # the primary account is selected first in the left-hand panel
-            action["context"] = {"searchpanel_default_account_id": primary.id}
+            # the client opens on the primary account's Inbox
+            action["context"] = {"crm_inbox_account_id": primary.id}
         return action
 
     def _reopen(self):

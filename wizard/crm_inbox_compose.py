@@ -116,11 +116,131 @@ class CrmInboxCompose(models.TransientModel):
         values.setdefault("body", body)
         return values
 
+    # ------------------------------------------------------------------
+    # the inline reply box of the inbox client (static/src/inbox/inbox_composer.js)
+    # ------------------------------------------------------------------
+    @api.model
+    def _inbox_parent(self, message_id):
+        parent = self.env["crm.inbox.message"].browse(int(message_id)).exists()
+        if not parent:
+            raise UserError(self.env._("The email replied to no longer exists: reload the "
+                                       "conversation."))
+        parent.check_access("read")
+        return parent
+
+    @api.model
+    def _inbox_defaults(self, parent, mode):
+        if mode not in ("reply", "reply_all", "forward"):
+            raise UserError(self.env._("Reply, Reply all or Forward only."))
+        account = parent.account_id
+        return self.with_context(
+            default_account_id=account.id, default_parent_id=parent.id, default_mode=mode,
+        ).default_get(["account_id", "signature_id", "parent_id", "mode", "to", "cc", "bcc",
+                       "subject", "body", "attachment_ids"])
+
+    @api.model
+    def inbox_reply_defaults(self, message_id, mode="reply"):
+        """What the inline reply box shows before the user types.
+
+        :param message_id: the ``crm.inbox.message`` replied to or forwarded.
+        :param mode: ``"reply"``, ``"reply_all"`` or ``"forward"``.
+        :returns: ``{"to", "cc", "subject": str, "account_id": id, "signature_id": id|False,
+            "signatures": [{"id", "name", "text"}], "signature_text": str (the user's
+            default signature when no signature record exists), "quote": str (the quoted
+            email as plain text, folded in the box), "attachments": [{"id", "name",
+            "mimetype"}] (forward: the original's attachments)}``
+        """
+        parent = self._inbox_parent(message_id)
+        values = self._inbox_defaults(parent, mode)
+        account = parent.account_id
+        signatures = self.env["crm.inbox.signature"].search(
+            [("user_id", "=", self.env.uid), ("account_id", "in", [False, account.id])])
+        attachments = self.env["ir.attachment"].browse(
+            values.get("attachment_ids", [(6, 0, [])])[0][2])
+        quote = ""
+        body = str(values.get("body") or "")
+        if "<blockquote>" in body:
+            quote = html2plaintext(body[body.index("<blockquote>"):]).strip()
+        return {
+            "to": values.get("to") or "",
+            "cc": values.get("cc") or "",
+            "subject": values.get("subject") or "",
+            "account_id": account.id,
+            "signature_id": values.get("signature_id") or False,
+            "signatures": [{"id": s.id, "name": s.name, "text": _signature_text(s.body)}
+                           for s in signatures],
+            "signature_text": _signature_text(self.env.user.signature),
+            "quote": quote,
+            "attachments": [{"id": a.id, "name": a.name, "mimetype": a.mimetype}
+                            for a in attachments],
+        }
+
+    @api.model
+    def inbox_send(self, message_id, mode, values):
+        """Send the inline reply box through the composer (``action_send``).
+
+        :param message_id: the ``crm.inbox.message`` replied to or forwarded.
+        :param mode: ``"reply"``, ``"reply_all"`` or ``"forward"``.
+        :param values: ``{"to", "cc", "bcc", "subject": str, "text": str (what the user
+            typed, plain text), "signature_id": id|False (False: the user's own Odoo
+            signature), "attachment_ids": [ir.attachment ids]}``; keys left out keep the
+            composer's defaults.
+        :returns: ``{"ok": True, "warning": str|False}`` (warning: the server refused some
+            recipients; the others got the mail).
+        :raises UserError: as :meth:`crm.inbox.compose.action_send` (nothing sent, the box
+            keeps the draft).
+        """
+        parent = self._inbox_parent(message_id)
+        defaults = self._inbox_defaults(parent, mode)
+        text = (values.get("text") or "").strip()
+        if not text and mode != "forward":
+            raise UserError(self.env._("Write your reply before sending it."))
+        vals = {k: v for k, v in defaults.items() if k in self._fields}
+        for key in ("to", "cc", "bcc", "subject"):
+            if key in values:
+                vals[key] = values[key] or False
+        signature = self.env["crm.inbox.signature"]
+        if "signature_id" in values:
+            signature = signature.browse(int(values["signature_id"] or 0)).exists()
+            if signature and signature.user_id != self.env.user:
+                raise UserError(self.env._("Choose one of your own signatures."))
+        else:
+            signature = signature.browse(defaults.get("signature_id") or 0).exists()
+        vals["signature_id"] = signature.id or False
+        body = str(defaults.get("body") or "")
+        # the composer's quote: "<p>On ..., X wrote:</p><blockquote>...</blockquote>"
+        quote = body[body.rfind("<p>", 0, body.index("<blockquote>")):] \
+            if "<blockquote>" in body else ""
+        typed = Markup("").join(
+            Markup("<p>%s</p>") % Markup("<br>").join(escape(line) for line in para.split("\n"))
+            for para in text.split("\n\n")) if text else Markup("<p><br></p>")
+        vals["body"] = typed + self._signature_block(
+            signature.body if signature else self.env.user.signature) + Markup(quote)
+        if "attachment_ids" in values:
+            own = self.env["ir.attachment"].browse(values["attachment_ids"] or []).exists()
+            own.check_access("read")
+            # forward: default_get copied the original's attachments again; the box sends
+            # the copies it showed (and those the user dropped)
+            copies = self.env["ir.attachment"].browse(
+                defaults.get("attachment_ids", [(6, 0, [])])[0][2]) - own
+            copies.unlink()
+            vals["attachment_ids"] = [(6, 0, own.ids)]
+        composer = self.create(vals)
+        result = composer.action_send()
+        warning = False
+        if isinstance(result, dict) and result.get("tag") == "display_notification":
+            warning = result["params"]["message"]
+        return {"ok": True, "warning": warning}
+
     @staticmethod
     def _signature_block(signature_html):
         """The signature wrapped in a marked block the composer can swap later."""
         if not signature_html or is_html_empty(signature_html):
             return Markup('<div class="o_crm_inbox_signature"></div>')
+        if html2plaintext(str(signature_html)).lstrip().startswith("--"):
+            # it has its own separator (Odoo's default user signature): not a second one
+            return Markup('<div class="o_crm_inbox_signature">%s</div>') % Markup(
+                signature_html)
         return Markup('<div class="o_crm_inbox_signature"><p>-- </p>%s</div>') % Markup(
             signature_html)
 
@@ -128,7 +248,8 @@ class CrmInboxCompose(models.TransientModel):
     def _onchange_account_id_signature(self):
         if not self.account_id:
             return
-        if self.signature_id.account_id and self.signature_id.account_id != self.account_id or not self.signature_id:
+        other = self.signature_id.account_id and self.signature_id.account_id != self.account_id
+        if other or not self.signature_id:
             self.signature_id = self.env["crm.inbox.signature"]._find_main(self.account_id)
 
     @api.onchange("signature_id")
@@ -242,3 +363,11 @@ class CrmInboxCompose(models.TransientModel):
             "params": {"type": "warning", "sticky": True, "message": message,
                        "next": {"type": "ir.actions.act_window_close"}},
         }
+
+
+def _signature_text(html):
+    """A signature as the plain text the reply box previews ("" when empty)."""
+    if not html or is_html_empty(html):
+        return ""
+    text = html2plaintext(str(html)).strip()
+    return text if text.startswith("--") else f"-- \n{text}"
