@@ -107,7 +107,7 @@ class CrmInboxMessage(models.Model):
         "of the body, folded (lower case, no accents), for the mail client's search; "
         "maintained by crm.inbox.conversation._refresh_summary().")
 
-    def init(self):
+    def init(self):  # pylint: disable=missing-return
         super().init()
         cr = self.env.cr
         try:
@@ -149,7 +149,7 @@ class CrmInboxConversation(models.Model):
         for user in account._client_readers():
             user._bus_send("crm_inbox/new_mail", payload)
 
-    def init(self):
+    def init(self):  # pylint: disable=missing-return
         super().init()
         cr = self.env.cr
         cr.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")

@@ -272,6 +272,7 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
         self.assertEqual(counts[0], counts[1], "5-email vs 20-email thread")
         self.env.invalidate_all()
         _data, search_queries = count_queries(Conv.inbox_list, {"smart": "all"}, search="bulk")
+        # figures for the test log  # pylint: disable-next=print-used
         print(f"crm_inbox client RPC queries: thread {counts[1]}, search {search_queries}")
         self.assertLess(counts[1], 25)
 

@@ -49,7 +49,7 @@ class CrmInboxAccountSetup(models.TransientModel):
     _description = "Connect a Mailbox"
 
     step = fields.Selection(STEPS, default="email", required=True)
-    account_id = fields.Many2one("crm.inbox.account", string="Account", readonly=True)
+    account_id = fields.Many2one("crm.inbox.account", readonly=True)
     reconnect = fields.Boolean(readonly=True)
     email = fields.Char(
         "Email Address", required=True,
@@ -263,7 +263,6 @@ class CrmInboxAccountSetup(models.TransientModel):
     def action_detect(self):
         """Detect the servers of the address, then ask for the password or the sign-in."""
         self.ensure_one()
-        _ = self.env._
         self._check_account_type()
         email = (self.email or "").strip()
         values = {"email": email, "imap_username": email, "error_message": False,
@@ -274,7 +273,7 @@ class CrmInboxAccountSetup(models.TransientModel):
         try:
             found = detect(email, config)
         except ValueError as exc:
-            raise UserError(_("“%(email)s” is not a valid email address: enter it as "
+            raise UserError(self.env._("“%(email)s” is not a valid email address: enter it as "
                               "name@domain.", email=email)) from exc
         except errors.DiscoveryFailed as exc:
             tried = getattr(exc, "tried", ()) or ()
@@ -284,7 +283,7 @@ class CrmInboxAccountSetup(models.TransientModel):
                 "detect_tried": "\n".join(tried) or str(exc),
                 "imap_host": self.imap_host or f"imap.{domain}",
                 "smtp_host": self.smtp_host or f"smtp.{domain}",
-                "error_message": _("The settings of %(domain)s could not be found "
+                "error_message": self.env._("The settings of %(domain)s could not be found "
                                    "automatically. Enter the servers your provider gives "
                                    "(often in its help pages).", domain=domain),
             })
@@ -517,12 +516,11 @@ class CrmInboxAccountSetup(models.TransientModel):
         A refused sign-in or connection opens the Advanced settings step with the fix.
         """
         self.ensure_one()
-        _ = self.env._
         Account = self.env["crm.inbox.account"]
         flow_text = self.sudo().oauth_flow
         self.sudo().oauth_flow = False  # one use only
         if provider != self.oauth_provider or not flow_text:
-            self.write({"step": "auth", "error_message": _(
+            self.write({"step": "auth", "error_message": self.env._(
                 "This sign-in link was already used or belongs to another request. Start "
                 "the sign-in again.")})
             return
@@ -539,7 +537,7 @@ class CrmInboxAccountSetup(models.TransientModel):
         email = (self.email or "").strip()
         warning = False
         if tokens.email and tokens.email.lower() != email.lower():
-            warning = _("You signed in as %(signed)s, not %(email)s: the account uses the "
+            warning = self.env._("You signed in as %(signed)s, not %(email)s: the account uses the "
                         "address you signed in with.", signed=tokens.email, email=email)
             email = tokens.email
             self.email = email

@@ -46,15 +46,15 @@ class CrmInboxCompose(models.TransientModel):
     account_id = fields.Many2one("crm.inbox.account", "From", required=True,
                                  domain="[('state', '=', 'connected'), ('can_send', '=', True)]")
     signature_id = fields.Many2one(
-        "crm.inbox.signature", "Signature",
+        "crm.inbox.signature",
         domain="[('user_id', '=', uid), ('account_id', 'in', [False, account_id])]")
     parent_id = fields.Many2one("crm.inbox.message", "Replying to")
     mode = fields.Selection([("new", "New email"), ("reply", "Reply"),
                              ("reply_all", "Reply all"), ("forward", "Forward")],
                             default="new", required=True)
-    to = fields.Char("To", help="Comma-separated addresses: Name <name@example.com>, ...")
-    cc = fields.Char("Cc")
-    bcc = fields.Char("Bcc")
+    to = fields.Char(help="Comma-separated addresses: Name <name@example.com>, ...")
+    cc = fields.Char()
+    bcc = fields.Char()
     subject = fields.Char(required=True)
     body = fields.Html(sanitize=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
