@@ -304,8 +304,9 @@ class CrmInboxConversation(models.Model):
         self._client_check_user()
         every_folder = self.env["crm.inbox.folder"].search_fetch(
             [("present_on_server", "=", True)],
-            ["name", "special_use", "account_id", "sequence", "sync_enabled"])
-        folders = every_folder.filtered("sync_enabled")
+            ["name", "special_use", "account_id", "sequence", "sync_enabled", "is_local"])
+        # synced folders, and those a forwarding account holds in Odoo only
+        folders = every_folder.filtered(lambda f: f.sync_enabled or f.is_local)
         accounts = self.env["crm.inbox.account"].search_fetch(
             ["|", ("id", "in", folders.account_id.ids), ("user_id", "=", self.env.uid)],
             ["name", "email", "account_type", "state", "last_sync_date", "sequence"],

@@ -29,7 +29,7 @@ TEST_HEADER = "X-CRM-Inbox-Forwarding-Test"
 #: can read the code in the inbox, even when the mail is marked automatic.
 CONFIRMATION_SENDERS = frozenset({"forwarding-noreply@google.com"})
 #: Folders of a forwarding account, held in Odoo only: (role, name).
-LOCAL_FOLDERS = (("\\Inbox", "Inbox"), ("\\Sent", "Sent"))
+LOCAL_FOLDERS = (("\\Inbox", "Inbox"), ("\\Sent", "Sent"), ("\\Archive", "Archive"))
 
 
 class CrmInboxFolder(models.Model):

@@ -80,7 +80,11 @@ class TestForwarding(CrmInboxHttpCase):
         self.assertEqual(self.account.state, "connected")
         self.assertRegex(self.alias, r"^support-[0-9a-f]{6}@alias\.example\.com$")
         folders = self.account.sudo().folder_ids
-        self.assertEqual(set(folders.mapped("special_use")), {"\\Inbox", "\\Sent"})
+        self.assertEqual(set(folders.mapped("special_use")), {"\\Inbox", "\\Sent", "\\Archive"})
+        # the mail client lists them (they are not synced, but they hold the mail)
+        sidebar = self.env["crm.inbox.conversation"].with_user(self.user).inbox_sidebar()
+        support = next(a for a in sidebar["accounts"] if a["id"] == self.account.id)
+        self.assertEqual({f["role"] for f in support["folders"]}, {"inbox", "sent", "archive"})
         self.assertTrue(all(folders.mapped("is_local")))
         self.assertFalse(any(folders.mapped("sync_enabled")))
         # no IMAP server: the scheduled sync leaves it alone
@@ -160,6 +164,10 @@ class TestForwarding(CrmInboxHttpCase):
                                extra=b"In-Reply-To: " + copy.message_id.encode() + b"\r\n")
         self._send_to_alias(answer)
         self.assertEqual(len(conversation.inbox_message_ids), 3)
+        # archived in Odoo only (no IMAP server): it moves to the account's Archive folder
+        conversation.with_user(self.user).inbox_action(conversation.ids, "archive")
+        received = conversation.inbox_message_ids.filtered(lambda m: m.direction == "in")
+        self.assertEqual(set(received.folder_id.mapped("special_use")), {"\\Archive"})
 
     def test_send_a_test_email_round_trip(self):
         self.pipe.rules[SUPPORT] = self.alias  # the provider's forwarding rule

@@ -73,6 +73,15 @@ export class InboxClient extends Component {
     setup() {
         this.orm = useService("orm");
         this.action = useService("action");
+        // opened from a link in a new tab (no app in the session yet): the navbar shows
+        // CRM Inbox's menus, as when the app is opened from the home menu
+        const menus = useService("menu");
+        if (!menus.getCurrentApp()) {
+            const app = menus.getApps().find((m) => m.xmlid === "crm_inbox.crm_inbox_menu_root");
+            if (app) {
+                menus.setCurrentMenu(app);
+            }
+        }
         this.notification = useService("notification");
         this.dialog = useService("dialog");
         this.busService = this.env.services.bus_service;
