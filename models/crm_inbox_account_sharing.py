@@ -358,8 +358,10 @@ class CrmInboxMessage(models.Model):
                     cid_urls = message._crm_inbox_cid_urls(files)
                 # through the one mail renderer: sanitized last, remote content always
                 # blocked here
-                row["body_html"] = str(message._crm_inbox_render(
-                    allow_remote=False, with_cids=can_open, cid_urls=cid_urls)[0])
+                main, quoted, _remote = message._crm_inbox_render_split(
+                    allow_remote=False, with_cids=can_open, cid_urls=cid_urls)
+                # the quoted history and signature are folded behind "…" in the chatter
+                row["body_html"], row["body_quoted_html"] = str(main), str(quoted)
                 row["attachments"] = [att.name for att in files]
                 row["attachment_list"] = [
                     {"id": att.id, "name": att.name, "mimetype": att.mimetype} for att in files]

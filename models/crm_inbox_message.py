@@ -12,6 +12,7 @@ from ..engine.mime import (
     parse_message,
     sender_warning,
 )
+from ..engine.quote import split_html, split_text
 from .crm_inbox_folder import BigInteger
 from .mail_render import INLINE_IMAGE_TYPES, render_mail_html, render_plain_text
 
@@ -150,6 +151,33 @@ class CrmInboxMessage(models.Model):
                 cid_urls = self._crm_inbox_cid_urls()
             return render_mail_html(self.body_html, cid_urls, allow_remote=allow_remote)
         return render_mail_html(render_plain_text(self.body_text))
+
+    def _crm_inbox_render_split(self, allow_remote=None, with_cids=True, cid_urls=None):
+        """:meth:`_crm_inbox_render`, with the quoted history and signature apart.
+
+        The stored body is split first (:func:`engine.quote.split_html` /
+        :func:`~engine.quote.split_text`), then each part goes through the one mail
+        renderer, so sanitizing stays the last step.
+
+        :returns: ``(main Markup, quoted Markup, has_remote)``; *quoted* is empty when
+            nothing was folded.
+        """
+        self.ensure_one()
+        if allow_remote is None:
+            allow_remote = self.remote_content_allowed
+        if self.body_html:
+            if not with_cids:
+                cid_urls = {}
+            elif cid_urls is None:
+                cid_urls = self._crm_inbox_cid_urls()
+            main, quoted = split_html(str(self.body_html))
+            main, remote_main = render_mail_html(main, cid_urls, allow_remote=allow_remote)
+            quoted, remote_quoted = render_mail_html(quoted, cid_urls, allow_remote=allow_remote)
+            return main, quoted, remote_main or remote_quoted
+        main, quoted = split_text(self.body_text or "")
+        main = render_mail_html(render_plain_text(main))[0]
+        quoted = render_mail_html(render_plain_text(quoted))[0] if quoted else ""
+        return main, quoted, False
 
     def action_show_remote_content(self):
         """Allow remote images for these messages; the body is re-rendered on the server."""

@@ -42,6 +42,21 @@ class TestChatter(CrmInboxCase):
         return record.with_user(user)._crm_inbox_chatter_fetch(**kwargs)
 
     # levels ------------------------------------------------------------------
+    def test_quoted_history_is_folded_apart(self):
+        """The chatter gets the new text and, apart, the quoted history (folded behind
+        "…"), both through the one renderer."""
+        message = self.p_conv.inbox_message_ids[:1].sudo()
+        message.write({"body_html": '<p>NEW-TEXT</p><div class="gmail_quote">On Mon, Greta '
+                                    'wrote:<blockquote>OLD-TEXT<img src="http://127.0.0.2/t.png">'
+                                    '</blockquote></div>'})
+        rows = [r for r in self._fetch(self.greta, self.owner)["emails"]
+                if r["id"] == message.id]
+        self.assertEqual(len(rows), 1)
+        self.assertIn("NEW-TEXT", rows[0]["body_html"])
+        self.assertNotIn("OLD-TEXT", rows[0]["body_html"])
+        self.assertIn("OLD-TEXT", rows[0]["body_quoted_html"])
+        self.assertNotIn("127.0.0.2", rows[0]["body_quoted_html"])
+
     def test_levels_in_the_chatter_fetch(self):
         """A colleague sees the personal account's email (level metadata) without its body
         nor attachments, the shared one (full) with its body; none: left out."""
@@ -52,7 +67,8 @@ class TestChatter(CrmInboxCase):
             self.assertEqual((meta["level"], meta["subject"]), ("metadata", "Private offer"))
             self.assertEqual(meta["email_from"], "Greta Green <greta@client.example>")
             self.assertTrue(meta["date"])
-            for key in ("body_html", "attachments", "attachment_list", "conversation_id"):
+            for key in ("body_html", "body_quoted_html", "attachments", "attachment_list",
+                        "conversation_id"):
                 self.assertNotIn(key, meta)
             self.assertFalse(meta["can_open"] or meta["can_reply"])
             self.assertNotIn("PERSONAL-BODY-TEXT", json.dumps(meta))

@@ -66,6 +66,7 @@ export class CrmInboxEmailCard extends Component {
         this.orm = useService("orm");
         this.dialog = useService("dialog");
         this.notification = useService("notification");
+        this.quote = useState({ open: false });
     }
 
     get email() {

@@ -44,6 +44,8 @@ export class CrmInboxEmail extends Record {
     conversation_id = false;
     /** rendered by models/mail_render.py; only for the sandboxed frame */
     body_html = "";
+    /** the quoted history and signature, folded behind "…" (same renderer, same frame) */
+    body_quoted_html = "";
     attachment_list = [];
 
     /** Marks this item in the chatter's merged list (Odoo messages and emails). */
