@@ -142,15 +142,23 @@ class CrmInboxMessage(models.Model):
         :returns: ``(Markup, has_remote)``.
         """
         self.ensure_one()
-        if allow_remote is None:
-            allow_remote = self.remote_content_allowed
         if self.body_html:
-            if not with_cids:
-                cid_urls = {}
-            elif cid_urls is None:
-                cid_urls = self._crm_inbox_cid_urls()
+            allow_remote, cid_urls = self._crm_inbox_render_inputs(allow_remote, with_cids,
+                                                                   cid_urls)
             return render_mail_html(self.body_html, cid_urls, allow_remote=allow_remote)
         return render_mail_html(render_plain_text(self.body_text))
+
+    def _crm_inbox_render_inputs(self, allow_remote, with_cids, cid_urls):
+        """``(allow_remote, cid_urls)`` for rendering this message's HTML body: the
+        message's own consent when *allow_remote* is ``None``; its inline images only
+        *with_cids* (computed unless given)."""
+        if allow_remote is None:
+            allow_remote = self.remote_content_allowed
+        if not with_cids:
+            cid_urls = {}
+        elif cid_urls is None:
+            cid_urls = self._crm_inbox_cid_urls()
+        return allow_remote, cid_urls
 
     def _crm_inbox_render_split(self, allow_remote=None, with_cids=True, cid_urls=None):
         """:meth:`_crm_inbox_render`, with the quoted history and signature apart.
@@ -163,13 +171,9 @@ class CrmInboxMessage(models.Model):
             nothing was folded.
         """
         self.ensure_one()
-        if allow_remote is None:
-            allow_remote = self.remote_content_allowed
         if self.body_html:
-            if not with_cids:
-                cid_urls = {}
-            elif cid_urls is None:
-                cid_urls = self._crm_inbox_cid_urls()
+            allow_remote, cid_urls = self._crm_inbox_render_inputs(allow_remote, with_cids,
+                                                                   cid_urls)
             main, quoted = split_html(str(self.body_html))
             main, remote_main = render_mail_html(main, cid_urls, allow_remote=allow_remote)
             quoted, remote_quoted = render_mail_html(quoted, cid_urls, allow_remote=allow_remote)

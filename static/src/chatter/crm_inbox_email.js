@@ -5,7 +5,11 @@
 // all, Forward (the crm_inbox composer, for users allowed to send from the account),
 // Open conversation, Unlink from this record.
 import { Component, onWillUnmount, useRef, useState } from "@odoo/owl";
-import { MAIL_FRAME_SANDBOX, mailFrameDocument } from "@crm_inbox/mail_frame/mail_frame_field";
+import {
+    MAIL_FRAME_SANDBOX,
+    fitFrameToContent,
+    mailFrameDocument,
+} from "@crm_inbox/mail_frame/mail_frame_field";
 import { ConfirmationDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
 import { Dropdown } from "@web/core/dropdown/dropdown";
 import { DropdownItem } from "@web/core/dropdown/dropdown_item";
@@ -40,19 +44,11 @@ export class CrmInboxEmailFrame extends Component {
     }
 
     onLoad() {
-        const frame = this.frameRef.el;
-        const doc = frame?.contentDocument;
-        if (!doc?.documentElement) {
-            return;
-        }
-        const resize = () => {
-            this.state.height = Math.min(doc.documentElement.scrollHeight + 2, 20000);
-            this.env.onImageLoaded?.();
-        };
-        resize();
         this.observer?.disconnect();
-        this.observer = new ResizeObserver(resize);
-        this.observer.observe(doc.documentElement);
+        this.observer = fitFrameToContent(this.frameRef.el, (height) => {
+            this.state.height = height;
+            this.env.onImageLoaded?.();
+        });
     }
 }
 

@@ -4,7 +4,11 @@
 // the inbox client can place anywhere. The body is the server's rendering
 // (models/mail_render.py); it never enters the main DOM.
 import { Component, onWillUnmount, useRef } from "@odoo/owl";
-import { MAIL_FRAME_SANDBOX, mailFrameDocument } from "../mail_frame/mail_frame_field";
+import {
+    MAIL_FRAME_SANDBOX,
+    fitFrameToContent,
+    mailFrameDocument,
+} from "../mail_frame/mail_frame_field";
 
 export class InboxMailFrame extends Component {
     static template = "crm_inbox.InboxMailFrame";
@@ -25,17 +29,7 @@ export class InboxMailFrame extends Component {
     }
 
     onLoad() {
-        const frame = this.frameRef.el;
-        const doc = frame?.contentDocument;
-        if (!doc?.documentElement) {
-            return;
-        }
-        const resize = () => {
-            frame.style.height = `${Math.min(doc.documentElement.scrollHeight + 2, 20000)}px`;
-        };
-        resize();
         this.observer?.disconnect();
-        this.observer = new ResizeObserver(resize);
-        this.observer.observe(doc.documentElement);
+        this.observer = fitFrameToContent(this.frameRef.el);
     }
 }

@@ -52,6 +52,33 @@ export function mailFrameDocument(body, allowRemote) {
     );
 }
 
+/**
+ * Keep an iframe as tall as the mail document it shows (capped at 20,000 px).
+ *
+ * @param {HTMLIFrameElement} frame the loaded frame (same origin: srcdoc, no scripts)
+ * @param {(height: number) => void} [onHeight] called with the height in px; by default
+ *     the frame's own style.height is set
+ * @returns {ResizeObserver|null} the observer to disconnect on unmount
+ */
+export function fitFrameToContent(frame, onHeight) {
+    const doc = frame?.contentDocument;
+    if (!doc?.documentElement) {
+        return null;
+    }
+    const resize = () => {
+        const height = Math.min(doc.documentElement.scrollHeight + 2, 20000);
+        if (onHeight) {
+            onHeight(height);
+        } else {
+            frame.style.height = `${height}px`;
+        }
+    };
+    resize();
+    const observer = new ResizeObserver(resize);
+    observer.observe(doc.documentElement);
+    return observer;
+}
+
 export class MailFrameField extends Component {
     static template = "crm_inbox.MailFrameField";
     static props = { ...standardFieldProps };
@@ -86,18 +113,8 @@ export class MailFrameField extends Component {
     }
 
     onLoad() {
-        const frame = this.frameRef.el;
-        const doc = frame?.contentDocument;
-        if (!doc?.documentElement) {
-            return;
-        }
-        const resize = () => {
-            frame.style.height = `${Math.min(doc.documentElement.scrollHeight + 2, 20000)}px`;
-        };
-        resize();
         this.observer?.disconnect();
-        this.observer = new ResizeObserver(resize);
-        this.observer.observe(doc.documentElement);
+        this.observer = fitFrameToContent(this.frameRef.el);
     }
 
     async onShowRemote(ev) {
