@@ -378,7 +378,9 @@ class CrmInboxConversation(models.Model):
         :param offset: rows to skip; :param limit: rows to return (at most 200).
         :returns: ``{"rows": [{"id", "subject", "snippet", "counterparts", "count",
             "date", "unread", "flagged", "has_attachment", "account_id", "leads",
-            "assignee", "level"}], "total", "total_exact", "offset", "limit"}``;
+            "assignee", "level"}], "total", "total_exact", "offset", "limit",
+            "scope_label"}``; ``scope_label`` names the contact or lead of such a scope
+            (else ``False``);
             rows at level ``metadata`` have an empty snippet; with a search, ``total``
             stops at SEARCH_COUNT_CAP (then ``total_exact`` is False: "1000+").
         :raises AccessError: not an Inbox user, or the contact/lead is not readable.
@@ -438,8 +440,16 @@ class CrmInboxConversation(models.Model):
                 if conv.user_id else False,
                 "level": level,
             })
+        scope_label = False
+        if contact_scope:
+            # "with <contact or lead>": the list is the record's mail (access checked above)
+            scope = scope or {}
+            record = (self.env["res.partner"].browse(int(scope["partner_id"]))
+                      if scope.get("partner_id")
+                      else self.env["crm.lead"].browse(int(scope["lead_id"])))
+            scope_label = record.display_name
         return {"rows": rows, "total": total, "total_exact": total_exact, "offset": offset,
-                "limit": limit}
+                "limit": limit, "scope_label": scope_label}
 
     @api.model
     def _client_search_window(self, domain, search, offset, limit):

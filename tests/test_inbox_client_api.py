@@ -165,6 +165,9 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
         partner = self.env["res.partner"].search([("email", "=", CUSTOMER_EMAIL)], limit=1)
         by_partner = self.Conv.inbox_list({"partner_id": partner.id})
         self.assertIn(self.t20.id, [r["id"] for r in by_partner["rows"]])
+        # the list says whose mail it shows ("with <contact>"); folder lists say nothing
+        self.assertEqual(by_partner["scope_label"], partner.display_name)
+        self.assertFalse(in_folder["scope_label"])
 
     def test_thread(self):
         data = self.Conv.inbox_thread(self.t5.id)

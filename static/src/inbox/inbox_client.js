@@ -97,6 +97,7 @@ export class InboxClient extends Component {
         this.userId = user.userId;
         const ctx = this.props.action?.context || {};
         this.state = useState({
+            scopeLabel: "",
             sidebar: null,
             scope: this.initialScope(ctx),
             search: "",
@@ -212,6 +213,7 @@ export class InboxClient extends Component {
         ], { search: this.state.search, offset: 0, limit });
         this.state.rows = result.rows;
         this.state.total = result.total;
+        this.state.scopeLabel = result.scope_label || "";
         this.state.loading = false;
     }
 
