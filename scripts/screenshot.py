@@ -27,6 +27,8 @@ def main():
     parser.add_argument("--path", default="/odoo/crm-inbox")
     parser.add_argument("--row", type=int, default=-1,
                         help="open the conversation at this index of the list (0: newest)")
+    parser.add_argument("--click", default="",
+                        help="CSS selector of an element to click before the row and the shot")
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--out", default="static/description/screenshot_inbox.png")
@@ -74,6 +76,10 @@ def main():
         call("Page.enable")
         call("Page.navigate", url=args.url + args.path)
         time.sleep(float(os.environ.get("SHOT_WAIT", "20")))
+        if args.click:
+            call("Runtime.evaluate", expression=(
+                f"document.querySelector({json.dumps(args.click)})?.click()"))
+            time.sleep(6)
         if args.row >= 0:
             call("Runtime.evaluate", expression=(
                 f"document.querySelectorAll('.o_crm_inbox_row')[{args.row}]?.click()"))
