@@ -153,8 +153,8 @@ def export_ref(ref, dest):
     return target
 
 
-POPULATE = """
-import json
+#: odoo shell code: the admin's account on the fixture servers, connected (folders listed)
+CONNECT = """
 env["ir.config_parameter"].set_param("crm_inbox.allow_private_hosts", "True")
 Account = env["crm.inbox.account"]
 user = env.ref("base.user_admin")
@@ -164,6 +164,9 @@ account = Account.with_user(user).create({{
     "smtp_port": {smtp}, "smtp_security": "none", "sync_from": "6m",
 }})
 account.action_test_connection()
+"""
+
+POPULATE = "import json\n" + CONNECT + """
 for folder in account.folder_ids:
     folder.sync_enabled = folder.special_use in ("\\\\Inbox", "\\\\Sent", "\\\\Archive")
 account._sync()
@@ -243,19 +246,9 @@ def run_upgrade(work, ref, keep):
                       f"kept; next sync {sum(new.values())} new")
 
 
-USE_AND_UNINSTALL = """
-import json
+USE_AND_UNINSTALL = "import json\n" + CONNECT + """
 domain = env["mail.alias.domain"].create({{"name": "alias.example.com"}})
 env.company.alias_domain_id = domain
-env["ir.config_parameter"].set_param("crm_inbox.allow_private_hosts", "True")
-Account = env["crm.inbox.account"]
-user = env.ref("base.user_admin")
-account = Account.with_user(user).create({{
-    "email": {user!r}, "user_id": user.id, "imap_host": "127.0.0.1", "imap_port": {imap},
-    "imap_security": "none", "imap_password": {password!r}, "smtp_host": "127.0.0.1",
-    "smtp_port": {smtp}, "smtp_security": "none",
-}})
-account.action_test_connection()
 account._sync()
 found = {{"aliases": 0}}
 if "forward_alias_id" in Account._fields:

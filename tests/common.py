@@ -12,6 +12,18 @@ COLLEAGUE = "colleague@example.com"
 COLLEAGUE_PASSWORD = "colleague-pass"
 
 
+def start_mail_servers(cls, users):
+    """Start a Dovecot (IMAP) and an aiosmtpd (SMTP) server for the test class *cls*, on
+    free loopback ports, with these ``{login: password}`` users (copied for each server):
+    ``cls.dovecot`` and ``cls.smtpd``, stopped when the class is done."""
+    cls.dovecot = DovecotServer(users=dict(users))
+    cls.dovecot.start()
+    cls.addClassCleanup(cls.dovecot.stop)
+    cls.smtpd = SMTPTestServer(users=dict(users))
+    cls.smtpd.start()
+    cls.addClassCleanup(cls.smtpd.stop)
+
+
 def loopback_servers(cls):
     """Servers are on loopback: allow private mail hosts, and resolve names through a
     local DNS server (empty zone: every name is NXDOMAIN) rather than the system's."""
@@ -32,12 +44,7 @@ class MailServersMixin:
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         users = {OWNER: OWNER_PASSWORD, COLLEAGUE: COLLEAGUE_PASSWORD}
-        cls.dovecot = DovecotServer(users=users)
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer(users=users)
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, users)
         loopback_servers(cls)
         cls.user = new_test_user(
             cls.env, login="crm_inbox_sales", name="Sam Sales", email=OWNER,

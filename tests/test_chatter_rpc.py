@@ -18,8 +18,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
 from ..engine.mime import Address
-from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import MailServersMixin
+from .common import MailServersMixin, start_mail_servers
 from .test_chatter import make_email
 from .test_security import setup_security_fixture
 
@@ -36,12 +35,7 @@ class TestChatterRpc(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.dovecot = DovecotServer(users={})
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer(users={})
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, {})
         cls.user = cls.env.user
         setup_security_fixture(cls)
 

@@ -18,8 +18,14 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..engine.mime import Address
 from ..testkit.demo_mail import demo_mailbox
-from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import COLLEAGUE, COLLEAGUE_PASSWORD, OWNER, OWNER_PASSWORD, MailServersMixin
+from .common import (
+    COLLEAGUE,
+    COLLEAGUE_PASSWORD,
+    OWNER,
+    OWNER_PASSWORD,
+    MailServersMixin,
+    start_mail_servers,
+)
 from .test_chatter import make_email
 
 NORTHWIND = "Northwind Traders: annual supply contract"
@@ -37,12 +43,7 @@ class TestChatterTour(HttpCase):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         users = {OWNER: OWNER_PASSWORD, COLLEAGUE: COLLEAGUE_PASSWORD}
-        cls.dovecot = DovecotServer(users=users)
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer(users=users)
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, users)
         cls.env["ir.config_parameter"].sudo().set_param("crm_inbox.allow_private_hosts", "True")
         cls.user = new_test_user(
             cls.env, login="chatter_sales", name="Sam Sales", email=OWNER,
@@ -179,12 +180,7 @@ class TestChatterPagingBrowser(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.dovecot = DovecotServer(users={OWNER: OWNER_PASSWORD})
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer(users={OWNER: OWNER_PASSWORD})
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, {OWNER: OWNER_PASSWORD})
         cls.env["ir.config_parameter"].sudo().set_param("crm_inbox.allow_private_hosts", "True")
         cls.user = new_test_user(
             cls.env, login="chatter_pager_ui", name="Paula Pager", email=OWNER,

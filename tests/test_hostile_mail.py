@@ -34,7 +34,7 @@ from odoo import SUPERUSER_ID
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
-from ..testkit.mail_servers import DovecotServer, SMTPTestServer
+from .common import start_mail_servers
 
 _logger = logging.getLogger(__name__)
 CORPUS = os.path.join(os.path.dirname(__file__), "hostile_mail")
@@ -232,12 +232,7 @@ class TestHostileMailBrowser(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dovecot = DovecotServer({VICTIM: VICTIM_PASSWORD})
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer({VICTIM: VICTIM_PASSWORD})
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, {VICTIM: VICTIM_PASSWORD})
         cls.remote = RemoteOrigin()
         cls.addClassCleanup(cls.remote.close)
         cls.user = new_test_user(

@@ -13,8 +13,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
 from ..testkit.demo_mail import demo_mailbox
-from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import CrmInboxCase, MailServersMixin, loopback_servers
+from .common import CrmInboxCase, MailServersMixin, loopback_servers, start_mail_servers
 from .test_security import setup_security_fixture
 
 CUSTOMER = "Lucía Fernández"
@@ -459,12 +458,7 @@ class TestInboxClientRpc(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.dovecot = DovecotServer(users={})
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer(users={})
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, {})
         cls.user = cls.env.user
         loopback_servers(cls)
         setup_security_fixture(cls)

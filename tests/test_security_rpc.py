@@ -5,8 +5,7 @@ import json
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
-from ..testkit.mail_servers import DovecotServer, SMTPTestServer
-from .common import MailServersMixin
+from .common import MailServersMixin, start_mail_servers
 from .test_security import SECRETS, setup_security_fixture
 
 ACCESS_ERROR = "odoo.exceptions.AccessError"
@@ -21,12 +20,7 @@ class TestSecurityRpc(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.dovecot = DovecotServer(users={})
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer(users={})
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, {})
         cls.user = cls.env.user
         setup_security_fixture(cls)
 

@@ -2,8 +2,8 @@
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..testkit.mail_servers import DovecotServer, SMTPTestServer
 from ..testkit.net_servers import DNSTestServer, HTTPTestServer
+from .common import start_mail_servers
 from .test_setup_wizard import LOOPBACK, client_config
 
 TOUR_USER = "tour@local.test"
@@ -16,12 +16,7 @@ class TestSetupTour(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dovecot = DovecotServer({TOUR_USER: TOUR_PASSWORD})
-        cls.dovecot.start()
-        cls.addClassCleanup(cls.dovecot.stop)
-        cls.smtpd = SMTPTestServer({TOUR_USER: TOUR_PASSWORD})
-        cls.smtpd.start()
-        cls.addClassCleanup(cls.smtpd.stop)
+        start_mail_servers(cls, {TOUR_USER: TOUR_PASSWORD})
         cls.dns = DNSTestServer({"localhost": LOOPBACK, "autoconfig.local.test": LOOPBACK})
         cls.dns.start()
         cls.addClassCleanup(cls.dns.close)
