@@ -872,7 +872,7 @@ class CrmInboxAccount(models.Model):
         self = self.sudo()  # noqa: PLW0642 - the system files the copy; the caller checked access
         if self.connection_type == "forwarding":
             return self._crm_inbox_store_delivered(raw, "\\Sent", parent=parent,
-                                                   flags=("\\Seen",))
+                                                   flags=("\\Seen",))[0]
         folder = self._get_folder("\\Sent")
         uid, warning = 0, ""
         now = fields.Datetime.now()

@@ -245,11 +245,9 @@ class CrmInboxAccount(models.Model):
                              sender, self.id, kind)
                 return False
             conversation = answered.conversation_id
-        before = self.env["crm.inbox.message"].sudo().search_count(
-            [("account_id", "=", account.id)])
-        message = account._crm_inbox_store_delivered(raw, "\\Inbox", conversation=conversation)
-        if message.conversation_id and self.env["crm.inbox.message"].sudo().search_count(
-                [("account_id", "=", account.id)]) > before:
+        message, created = account._crm_inbox_store_delivered(
+            raw, "\\Inbox", conversation=conversation, parsed=parsed)
+        if created and message.conversation_id:
             # open mail clients of the account's readers show it without a reload
             self.env["crm.inbox.conversation"]._client_notify_new_mail(
                 account, message.conversation_id.ids)
@@ -273,7 +271,8 @@ class CrmInboxAccount(models.Model):
         ])
         return count >= threshold
 
-    def _crm_inbox_store_delivered(self, raw, role, parent=None, flags=(), conversation=None):
+    def _crm_inbox_store_delivered(self, raw, role, parent=None, flags=(), conversation=None,
+                                   parsed=None):
         """Store *raw* in this account's Odoo-only folder of *role*, once.
 
         Keyed by :func:`engine.gateway.delivery_key` (the same bytes twice add nothing),
@@ -285,7 +284,9 @@ class CrmInboxAccount(models.Model):
         :param parent: ``crm.inbox.message`` replied to: the copy joins its conversation.
         :param flags: IMAP-style flags of the stored row (``("\\\\Seen",)`` for sent copies).
         :param conversation: ``crm.inbox.conversation`` to join (an answer to it).
-        :returns: the stored (or already stored) ``crm.inbox.message``.
+        :param parsed: ``engine.mime.ParsedMessage`` of *raw* when already parsed.
+        :returns: ``(crm.inbox.message, created)``: the stored row, and whether this call
+            stored it (``False``: it was already there).
         """
         self.ensure_one()
         account = self.sudo()
@@ -296,12 +297,14 @@ class CrmInboxAccount(models.Model):
         Message = self.env["crm.inbox.message"].sudo()
         existing = Message.search([("folder_id", "=", folder.id), ("delivery_key", "=", key)],
                                   limit=1)
-        message_id = parse_message(raw).message_id
+        if parsed is None:
+            parsed = parse_message(raw)
+        message_id = parsed.message_id
         if not existing and message_id:
             existing = Message.search([("folder_id", "=", folder.id),
                                        ("message_id", "=", message_id)], limit=1)
         if existing:
-            return existing
+            return existing, False
         fetched = FetchedMessage(uid=None, flags=tuple(flags), raw=raw,
                                  internal_date=fields.Datetime.now(), size=len(raw),
                                  modseq=None)
@@ -309,6 +312,6 @@ class CrmInboxAccount(models.Model):
         target = (parent.conversation_id if parent else None) or conversation
         if target and message_id:
             Message = Message.with_context(crm_inbox_thread_into={message_id: target.id})
-        Message._ingest(folder, [fetched])
+        Message._ingest(folder, [fetched], [parsed])
         return Message.search([("folder_id", "=", folder.id), ("delivery_key", "=", key)],
-                              limit=1)
+                              limit=1), True
