@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine import errors, sync
+from ..engine.gateway import automatic_kind
 from ..engine.mime import (
     normalize_email,
     parse_authentication_results,
@@ -78,6 +79,12 @@ class CrmInboxMessage(models.Model):
     is_malformed = fields.Boolean("Malformed", readonly=True,
                                   help="Could not be parsed: the original is attached as .eml.")
     parse_warning = fields.Text(readonly=True)
+    automatic_kind = fields.Selection(
+        [("auto_reply", "Automatic reply"), ("bounce", "Delivery report")],
+        "Automatic mail", readonly=True, index="btree_not_null",
+        help="Sent by a machine in answer to mail (RFC 3834 Auto-Submitted, Precedence, "
+        "X-Autoreply; RFC 3464 delivery reports, empty Return-Path): not the other "
+        "party's answer. Empty for a person's mail (engine.gateway.automatic_kind).")
     # sender authentication, from the receiving server's Authentication-Results (RFC 8601)
     auth_spf = fields.Char("SPF", readonly=True)
     auth_dkim = fields.Char("DKIM", readonly=True)
@@ -353,6 +360,7 @@ class CrmInboxMessage(models.Model):
             "size": msg.size or len(fetched_msg.raw),
             "is_malformed": msg.malformed,
             "parse_warning": "\n".join(msg.warnings) or False,
+            "automatic_kind": automatic_kind(fetched_msg.raw) or False,
             "attachment_count": len(msg.attachments),
             "auth_spf": auth[0].spf or False,
             "auth_dkim": auth[0].dkim or False,
@@ -381,6 +389,7 @@ class CrmInboxMessage(models.Model):
             "uidvalidity": folder.uidvalidity, "imap_uid": fetched_msg.uid,
             "subject": "(unreadable message)", "is_malformed": True,
             "parse_warning": warning, "size": len(fetched_msg.raw),
+            "automatic_kind": automatic_kind(fetched_msg.raw) or False,
             "is_read": "\\Seen" in fetched_msg.flags,
             "date": fields.Datetime.now(),
             "delivery_key": self.env.context.get("crm_inbox_delivery_key") or False,

@@ -97,6 +97,24 @@ class TestSync(CrmInboxCase):
         self.assertEqual(message.author_id.email, "ann@client.example")
         self.assertFalse(message.is_read)
 
+    def test_automatic_mail_is_marked_at_sync(self):
+        account, _demo = self._synced_demo(5)
+        account._sync()
+        head = (b"From: Ann <ann@client.example>\r\nTo: " + account.email.encode() +
+                b"\r\nDate: Mon, 16 Nov 2026 10:00:00 +0000\r\n")
+        self.dovecot.append(account.email, "INBOX", head + (
+            b"Subject: Out of office\r\nMessage-ID: <ooo-1@client.example>\r\n"
+            b"Auto-Submitted: auto-replied\r\n\r\nI am away.\r\n"))
+        self.dovecot.append(account.email, "INBOX", head + (
+            b"Subject: Real answer\r\nMessage-ID: <real-1@client.example>\r\n"
+            b"Auto-Submitted: no\r\n\r\nYes.\r\n"))
+        self.assertEqual(account._sync(), 2)
+        Message = self.env["crm.inbox.message"]
+        self.assertEqual(Message.search(
+            [("message_id", "=", "<ooo-1@client.example>")]).automatic_kind, "auto_reply")
+        self.assertFalse(Message.search(
+            [("message_id", "=", "<real-1@client.example>")]).automatic_kind)
+
     def test_trash_and_junk_skip_history_on_first_sync(self):
         account = self._connect(self._fresh_account())
         trash = account._get_folder("\\Trash")
