@@ -18,6 +18,7 @@
         "data/ir_cron_data.xml",
         "data/ir_config_parameter_data.xml",
         "data/crm_inbox_oauth_cron.xml",
+        "data/crm_inbox_workflow_data.xml",
         "views/crm_inbox_message_views.xml",
         "views/crm_inbox_conversation_views.xml",
         "views/crm_inbox_folder_views.xml",

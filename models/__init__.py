@@ -17,3 +17,5 @@ from . import crm_inbox_forwarding
 from . import mail_thread
 from . import crm_inbox_client_actions
 from . import crm_inbox_client
+from . import crm_inbox_conversation_workflow
+from . import crm_inbox_crm_panel
