@@ -358,8 +358,11 @@ class CrmInboxConversationWorkflow(models.Model):
                 and scope.get("account_id")):
             hide = True
         elif scope.get("folder_id"):
-            folder = self.env["crm.inbox.folder"].browse(int(scope["folder_id"]))
-            hide = folder.special_use == "\\Inbox"
+            # one query whatever the cache (the client RPCs keep constant query counts)
+            self.env.cr.execute("SELECT special_use FROM crm_inbox_folder WHERE id = %s",
+                                [int(scope["folder_id"])])
+            row = self.env.cr.fetchone()
+            hide = bool(row) and row[0] == "\\Inbox"
         if hide:
             domain = domain + self._client_hidden_domain()
         return domain, contact_scope

@@ -29,3 +29,4 @@ from . import test_inbox_client_actions
 from . import test_inbox_client_api
 from . import test_inbox_client_ui
 from . import test_conversation_workflow
+from . import test_inbox_workflow_ui

@@ -122,7 +122,8 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
         targets = {f["role"] for f in account["move_targets"]}
         self.assertLessEqual({"inbox", "sent", "archive", "trash"}, targets,
                              "every folder is a move target, synced or not")
-        self.assertEqual(set(data["smart"]), {"assigned", "unassigned", "flagged"})
+        self.assertEqual(set(data["smart"]),
+                         {"assigned", "unassigned", "flagged", "waiting", "snoozed"})
         self.assertEqual(data["smart"]["assigned"], unread, "personal mail is the owner's")
         self.assertTrue(data["last_sync"].endswith("Z"))
         json.dumps(data)
@@ -135,7 +136,8 @@ class TestInboxClientApi(ClientFixture, CrmInboxCase):
             [("account_id", "=", self.account.id)])
         self.assertEqual(data["total"], total)
         keys = {"id", "subject", "snippet", "counterparts", "count", "date", "unread",
-                "flagged", "has_attachment", "account_id", "leads", "assignee", "level"}
+                "flagged", "has_attachment", "account_id", "leads", "assignee", "level",
+                "state", "snoozed_until"}
         for row in data["rows"]:
             self.assertEqual(set(row), keys)
             self.assertEqual(row["level"], "full")

@@ -32,6 +32,8 @@ import { useDebounced } from "@web/core/utils/timing";
 import { user } from "@web/core/user";
 import { InboxMessage } from "./inbox_message";
 import { InboxComposer, MODES } from "./inbox_composer";
+import { InboxCrmPanel } from "./inbox_crm_panel";
+import { InboxRemindMenu, InboxSnoozeMenu } from "./inbox_workflow";
 import { addrName, isTyping, listDate, syncedAgo } from "./inbox_utils";
 
 const PAGE = 50;
@@ -44,7 +46,8 @@ export const SHORTCUTS = [
     ["r", _t("Reply")],
     ["a", _t("Reply all")],
     ["f", _t("Forward")],
-    ["e", _t("Archive")],
+    ["e", _t("Archive (done)")],
+    ["b", _t("Snooze")],
     ["s", _t("Flag / unflag")],
     ["u", _t("Mark unread / read")],
     ["#", _t("Delete")],
@@ -67,7 +70,10 @@ export class InboxShortcutsDialog extends Component {
 
 export class InboxClient extends Component {
     static template = "crm_inbox.InboxClient";
-    static components = { InboxMessage, InboxComposer, ResizablePanel, Dropdown, DropdownItem };
+    static components = {
+        InboxMessage, InboxComposer, ResizablePanel, Dropdown, DropdownItem,
+        InboxSnoozeMenu, InboxRemindMenu, InboxCrmPanel,
+    };
     static props = ["*"];
 
     setup() {
@@ -91,6 +97,7 @@ export class InboxClient extends Component {
         this.threadRef = useRef("thread");
         this.moveMenu = useDropdownState();
         this.assignMenu = useDropdownState();
+        this.snoozeMenu = useDropdownState();
         this.listDate = listDate;
         this.addrName = addrName;
         this.MODES = MODES;
@@ -115,6 +122,7 @@ export class InboxClient extends Component {
             moveFolders: [],
             drafts: {},
             now: Date.now(),
+            showCrm: localStorage.getItem("crm_inbox.show_crm") !== "0",
         });
         this.readTimer = null;
         this.onSearchInput = useDebounced(() => this.reload(), 300);
@@ -137,6 +145,7 @@ export class InboxClient extends Component {
         useHotkey("s", () => this.toggleFlag(), { isAvailable: () => this.hasTarget });
         useHotkey("u", () => this.toggleRead(), { isAvailable: () => this.hasTarget });
         useHotkey("v", () => this.openMove(), { isAvailable: () => this.hasThread });
+        useHotkey("b", () => this.snoozeMenu.open(), { isAvailable: () => this.hasThread });
         useHotkey("i", () => this.openAssign(), { isAvailable: () => this.hasThread });
         useHotkey("escape", () => this.backToList(), {
             isAvailable: () => this.ui.isSmall && this.state.mobileView === "thread",
@@ -307,7 +316,9 @@ export class InboxClient extends Component {
     /** Opening marks the newest unread emails read after a short delay (not on hover). */
     scheduleRead(thread) {
         const unread = thread.messages.filter((m) => m.unread).map((m) => m.id);
-        if (!unread.length || thread.conversation.level !== "full") {
+        // back from a snooze: unread in Odoo only (wake_unread), read on opening too
+        const woken = Boolean(thread.conversation.wake_unread);
+        if ((!unread.length && !woken) || thread.conversation.level !== "full") {
             return;
         }
         const conversationId = thread.conversation.id;
@@ -666,7 +677,7 @@ export class InboxClient extends Component {
         const index = this.selectedIndex;
         await this.orm.call("crm.inbox.conversation", "inbox_action", [ids, action, value]);
         const labels = {
-            archive: _t("Archived."),
+            archive: _t("Archived: done."),
             delete: _t("Deleted."),
             move: _t("Moved."),
         };
@@ -675,12 +686,17 @@ export class InboxClient extends Component {
                 ids.length > 1 ? _t("%s conversations: %s", ids.length, labels[action]) :
                     labels[action], { type: "success" });
         }
+        await this.afterAction(ids, index, removes, action === "delete");
+    }
+
+    /** The list, counts and thread after an action on conversations *ids*. */
+    async afterAction(ids, index, removes, deleted = false) {
         this.state.checked = {};
         await Promise.all([this.loadSidebar(), this.loadList({ keep: true })]);
         const selected = this.state.selectedId;
         if (removes && selected && ids.includes(selected)) {
             const stillListed = this.state.rows.find((r) => r.id === selected);
-            if (action === "delete" || !stillListed) {
+            if (deleted || !stillListed) {
                 const next = this.state.rows[Math.min(index, this.state.rows.length - 1)];
                 if (next && next.id !== selected) {
                     await this.select(next, { open: false });
@@ -697,6 +713,51 @@ export class InboxClient extends Component {
         }
         if (selected && ids.includes(selected)) {
             await this.loadThread(selected, { keepExpanded: true });
+        }
+    }
+
+    /**
+     * Snooze, done, reopen, reminders (crm.inbox.conversation.inbox_workflow): Odoo-side
+     * only; a snoozed or done conversation leaves the open lists.
+     */
+    async workflow(action, value = null) {
+        const ids = this.targetIds;
+        if (!ids.length) {
+            return;
+        }
+        const index = this.selectedIndex;
+        await this.orm.call("crm.inbox.conversation", "inbox_workflow", [ids, action, value]);
+        const labels = {
+            snooze: _t("Snoozed."),
+            unsnooze: _t("Back in the inbox."),
+            done: _t("Done."),
+            reopen: _t("Open again."),
+            remind: _t("Reminder set: it is done by itself when they answer."),
+            cancel_reminder: _t("Reminder cancelled."),
+        };
+        this.notification.add(labels[action], { type: "success" });
+        await this.afterAction(ids, index, ["snooze", "done"].includes(action));
+    }
+
+    snooze(value) {
+        return this.workflow(value ? "snooze" : "unsnooze", value || null);
+    }
+
+    remind(value) {
+        return this.workflow(value ? "remind" : "cancel_reminder", value || null);
+    }
+
+    toggleCrm() {
+        this.state.showCrm = !this.state.showCrm;
+        localStorage.setItem("crm_inbox.show_crm", this.state.showCrm ? "1" : "0");
+    }
+
+    async onCrmChanged() {
+        if (this.state.selectedId) {
+            await Promise.all([
+                this.loadThread(this.state.selectedId, { keepExpanded: true }),
+                this.loadList({ keep: true }),
+            ]);
         }
     }
 
