@@ -511,6 +511,28 @@ def normalize_subject(subject: str) -> str:
     return _WS_RE.sub(" ", value).strip().casefold()
 
 
+def subject_topic(subject: str) -> str:
+    """A subject without its leading reply/forward prefixes, case and list tags kept,
+    as a name for what the thread is about (e.g. a lead created from it).
+
+    The prefixes are those of :func:`normalize_subject` (NFKC-normalized first, so a
+    full-width colon is one too).
+
+    :param subject: a decoded subject, e.g. ``"RE: AW: Quote #12"``.
+    :returns: e.g. ``"Quote #12"``; the subject itself (stripped) when only prefixes.
+    """
+    if not isinstance(subject, str):
+        return ""
+    value = unicodedata.normalize("NFKC", _clean_display(subject))
+    for _ in range(100):  # bounded: each round removes at least one character
+        stripped = _PREFIX_RE.sub("", value, count=1)
+        if stripped == value:
+            break
+        value = stripped
+    value = _WS_RE.sub(" ", value).strip()
+    return value or _WS_RE.sub(" ", _clean_display(subject)).strip()
+
+
 def _one_line(value: str) -> str:
     return _clean_display(value or "")
 

@@ -15,7 +15,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import html2plaintext, plaintext2html
 
-from ..engine.mime import normalize_email
+from ..engine.mime import normalize_email, subject_topic
 from ..engine.quote import split_text
 
 #: Next activities shown for the sender's contact and its open leads.
@@ -353,7 +353,7 @@ class CrmInboxConversationCrm(models.Model):
     @api.model
     def inbox_lead_defaults(self, conversation_id):
         """The "Create lead" form of a conversation: a ``crm.lead`` form (dialog)
-        prefilled from it (name from the subject, the sender's contact and address,
+        prefilled from it (name from the subject without Re:/Fwd:, the sender's contact and address,
         description from the new text of the first email received), saved linked to
         the conversation.
 
@@ -368,7 +368,7 @@ class CrmInboxConversationCrm(models.Model):
         text = first.body_text or (html2plaintext(first.body_html) if first.body_html else "")
         text = split_text(text or "")[0].strip()[:LEAD_DESCRIPTION_CHARS]
         context = {
-            "default_name": conversation.name,
+            "default_name": subject_topic(conversation.name),
             "default_email_from": email or False,
             "default_contact_name": name if not partner else False,
             "default_description": plaintext2html(text) if text else False,

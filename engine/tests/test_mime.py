@@ -27,6 +27,7 @@ from engine.mime import (
     parse_message,
     reply_headers,
     reply_subject,
+    subject_topic,
 )
 
 ELODIE = Address("Élodie Durand", "elodie.durand@acme-industries.fr")
@@ -681,3 +682,15 @@ def test_built_headers_are_exactly_the_intended_ones(subject, name):
             .replace("\u202a", "").replace("\u202b", "").replace("\u202c", "")
             .replace("\u202d", "").replace("\u202e", "").replace("\u2066", "")
             .replace("\u2067", "").replace("\u2068", "").replace("\u2069", "").split())
+
+
+@pytest.mark.parametrize(("subject", "expected"), [
+    ("Re: Terminvorschlag für die Vorführung", "Terminvorschlag für die Vorführung"),
+    ("RE: AW: Quote #12", "Quote #12"),
+    ("Fwd: Re[2]: Devis ligne 3", "Devis ligne 3"),
+    ("回复：报价请求", "报价请求"),
+    ("Re:", "Re:"),
+    ("Anfrage Sensoren", "Anfrage Sensoren"),
+])
+def test_subject_topic(subject, expected):
+    assert subject_topic(subject) == expected

@@ -33,8 +33,8 @@ import { user } from "@web/core/user";
 import { InboxMessage } from "./inbox_message";
 import { InboxComposer, MODES } from "./inbox_composer";
 import { InboxCrmPanel } from "./inbox_crm_panel";
-import { InboxRemindMenu, InboxSnoozeMenu } from "./inbox_workflow";
-import { addrName, isTyping, listDate, syncedAgo } from "./inbox_utils";
+import { InboxRemindMenu, InboxSnoozeMenu, whenLabel } from "./inbox_workflow";
+import { addrName, isTyping, listDate, parseUtc, syncedAgo } from "./inbox_utils";
 
 const PAGE = 50;
 /** Delay before an opened conversation is marked read (not on a quick j/k pass). */
@@ -745,6 +745,15 @@ export class InboxClient extends Component {
 
     remind(value) {
         return this.workflow(value ? "remind" : "cancel_reminder", value || null);
+    }
+
+    /** "Dec 9" of a reminder day (YYYY-MM-DD), "Thu 8:00 AM" of a snooze end (UTC). */
+    reminderDay(day) {
+        return day ? luxon.DateTime.fromISO(day).toLocaleString({ month: "short", day: "numeric" }) : "";
+    }
+
+    snoozeEnd(value) {
+        return whenLabel(parseUtc(value));
     }
 
     toggleCrm() {
