@@ -64,7 +64,7 @@ class CrmLead(models.Model):
         if conv_id:
             conversation = self.env["crm.inbox.conversation"].browse(int(conv_id)).exists()
             if conversation:
-                conversation.check_access("read")
+                conversation.check_access("write")
                 for lead in leads:
                     conversation._inbox_link_record("lead", lead.id)
         return leads

@@ -895,14 +895,15 @@ export class InboxClient extends Component {
         }
         const id = thread.conversation.id;
         let draft = this.state.drafts[id];
-        if (!draft) {
-            this.state.drafts[id] = {
+        // a new draft is shown once its defaults are in (never an empty To: for a moment)
+        const fresh = !draft;
+        if (fresh) {
+            draft = {
                 mode: null, text: "", to: "", cc: "", bcc: "", subject: "", attachments: [],
                 signatures: [], signatureId: false, signatureText: "", quote: "",
                 showQuote: false, showCc: false, open: true, sending: false, focusToken: 0,
                 messageId: target.id,
             };
-            draft = this.state.drafts[id];
         }
         draft.open = true;
         draft.focusToken++;
@@ -926,6 +927,10 @@ export class InboxClient extends Component {
                     ...defaults.attachments.map((a) => ({ ...a, forwarded: true })),
                 ],
             });
+        }
+        if (fresh && this.state.thread?.conversation.id === id) {
+            this.state.drafts[id] = draft;
+            await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve)));
         }
         Promise.resolve().then(() => {
             // the whole box, Send button included

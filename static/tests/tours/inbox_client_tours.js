@@ -254,7 +254,8 @@ tours.add("crm_inbox_client_keys_tour", {
             run: "press Enter",
         },
         {
-            trigger: `${ROW}:contains(Rechnung 4471)`,
+            // the search's answer, not the list before it (both show Rechnung 4471)
+            trigger: ".o_crm_inbox_list_head:has(.o_crm_inbox_total:contains(1 conversations)) + .o_crm_inbox_list .o_crm_inbox_row:contains(Rechnung 4471)",
             run() {
                 assert(document.querySelectorAll(ROW).length === 1, "one result");
                 assert(document.querySelector(".o_crm_inbox_thread_subject").textContent
