@@ -17,3 +17,6 @@ from . import crm_inbox_forwarding
 from . import mail_thread
 from . import crm_inbox_client_actions
 from . import crm_inbox_client
+from . import crm_inbox_account_mail_server
+from . import ir_mail_server
+from . import mail_mail

@@ -76,6 +76,7 @@ class TestChatterTour(HttpCase):
     def test_lead_chatter_reply_and_sync(self):
         url = f"/odoo/crm.lead/{self.lead.id}"
         self.start_tour(url, "crm_inbox_chatter_lead_tour", login="chatter_sales", timeout=120)
+        self._run_mail_queue()
         received = self.smtpd.wait_for(1, timeout=10)
         self.assertEqual(len(received), 1)
         raw = received[0].data
