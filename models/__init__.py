@@ -20,3 +20,4 @@ from . import crm_inbox_client
 from . import crm_inbox_account_mail_server
 from . import ir_mail_server
 from . import mail_mail
+from . import crm_inbox_draft

@@ -68,7 +68,7 @@ class CrmInboxAccount(models.Model):
 
     mail_server_id = fields.Many2one(
         "ir.mail_server", compute="_compute_mail_server_id", compute_sudo=True,
-        string="Outgoing mail server",
+        string="Outgoing mail server", groups="base.group_system",
         help="The hidden outgoing server of this account: mail sent from Odoo with this "
              "address as From (chatter, templates, quotations) leaves through this mailbox.")
 
@@ -297,3 +297,27 @@ class CrmInboxAccount(models.Model):
             deferred.add(("server", server.id))
         if message_id:
             deferred.add(("message_id", message_id))
+
+
+class CrmInboxMessage(models.Model):
+    _inherit = "crm.inbox.message"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """New mail from the other party cancels the scheduled mails of its conversation
+        that asked for it ("Cancel if they reply first"); auto-replies and bounces do not."""
+        messages = super().create(vals_list)
+        replied = messages.filtered(lambda m: m.direction == "in" and m.conversation_id
+                                    and not m.automatic_kind)
+        if replied:
+            mails = self.env["mail.mail"].sudo().search([
+                ("crm_inbox_conversation_id", "in", replied.conversation_id.ids),
+                ("crm_inbox_cancel_on_reply", "=", True), ("state", "=", "outgoing"),
+            ])
+            for mail in mails:
+                if any(m.conversation_id == mail.crm_inbox_conversation_id
+                       and m.date and m.date > mail.create_date for m in replied):
+                    mail.cancel()
+                    mail.create_uid._bus_send("crm_inbox/outbox", {
+                        "conversation_id": mail.crm_inbox_conversation_id.id})
+        return messages

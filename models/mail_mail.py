@@ -182,6 +182,10 @@ class MailMail(models.Model):
         else:
             mail.write({"state": "sent", "failure_reason": False, "failure_type": False})
             account._crm_inbox_after_send(raw, mail.message_id, refused, mail=mail)
+            if mail.crm_inbox_conversation_id:
+                # the open thread shows the sent copy instead of the outbox entry
+                mail.create_uid._bus_send("crm_inbox/outbox", {
+                    "conversation_id": mail.crm_inbox_conversation_id.id})
             mail._postprocess_sent_message(success_pids=[])
         if auto_commit is True:
             self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -255,7 +259,9 @@ class MailMail(models.Model):
         """The composer's mails of *conversation* not yet sent or failed, for its thread.
 
         :returns: ``[{"id", "state" ("outgoing"|"exception"), "scheduled_at" (UTC
-            string|False), "subject", "to", "reason": str|False, "mine": bool}]``
+            string|False), "subject", "to", "reason": str|False (why it failed),
+            "retrying": bool (the server could not be reached, it stays queued),
+            "mine": bool}]``
         """
         mails = self.sudo().search([("crm_inbox_conversation_id", "=", conversation.id),
                                     ("state", "in", ("outgoing", "exception"))],
@@ -268,5 +274,6 @@ class MailMail(models.Model):
             "subject": mail.subject or "",
             "to": (mail.crm_inbox_draft or {}).get("to") or mail.email_to or "",
             "reason": mail.failure_reason if mail.state == "exception" else False,
+            "retrying": mail.state == "outgoing" and bool(mail.failure_reason),
             "mine": mail.create_uid == self.env.user,
         } for mail in mails]

@@ -3,7 +3,8 @@ Dovecot and aiosmtpd: the hidden server of each account, the chatter's Send mess
 exact-match rule, TLS verification, the composer's undo / send later, failures."""
 
 import email
-from datetime import timedelta
+import email.utils
+from datetime import UTC, timedelta
 from email import policy
 
 from odoo import fields
@@ -336,3 +337,93 @@ class TestAccountMailServer(CrmInboxCase):
         account.sudo().state = "connected"
         self._run_mail_queue(delay=120)
         self.assertEqual(len(self.smtpd.wait_for(1)), 1)
+
+    def test_scheduled_mail_cancelled_when_they_reply_first(self):
+        account = self._account_of_user()
+        parent = self._incoming(account)
+        at = fields.Datetime.now() + timedelta(hours=20)
+        kept = self._send(parent, text="Kept", scheduled_at=fields.Datetime.to_string(at))
+        result = self._send(parent, text="Only if silent", cancel_on_reply=True,
+                            scheduled_at=fields.Datetime.to_string(at))
+        answer = (b"From: Greta Green <greta@client.example>\r\nTo: " + account.email.encode()
+                  + b"\r\nSubject: Re: Prices for 2027\r\nMessage-ID: <prices-2@client.example>"
+                  b"\r\nIn-Reply-To: <prices-1@client.example>\r\n"
+                  b"Date: " + email.utils.format_datetime(
+                      fields.Datetime.now().replace(tzinfo=UTC)
+                      + timedelta(minutes=1)).encode()
+                  + b"\r\n\r\nNever mind, found them.\r\n")
+        self.dovecot.append(account.email, "INBOX", answer)
+        account._sync()
+        Mail = self.env["mail.mail"].sudo()
+        self.assertEqual(Mail.browse(result["mail_id"]).state, "cancel")
+        self.assertEqual(Mail.browse(kept["mail_id"]).state, "outgoing")
+
+    def test_drafts_survive_and_stay_private(self):
+        account = self._account_of_user()
+        parent = self._incoming(account)
+        conversation = parent.conversation_id
+        Draft = self.env["crm.inbox.draft"].with_user(self.user)
+        self.assertFalse(Draft._transient, "a persistent model, not vacuumed")
+        attachment = self.env["ir.attachment"].with_user(self.user).create(
+            {"name": "prices.txt", "raw": b"2027 prices"})
+        Draft.inbox_save_draft(conversation.id, {
+            "message_id": parent.id, "mode": "reply_all", "to": "greta@client.example",
+            "text": "Dear Greta,", "attachment_ids": [attachment.id]})
+        Draft.inbox_save_draft(conversation.id, {"text": "Dear Greta, here"})
+        saved = Draft.inbox_load_draft(conversation.id)
+        self.assertEqual((saved["text"], saved["mode"], saved["to"], saved["message_id"]),
+                         ("Dear Greta, here", "reply_all", "greta@client.example", parent.id))
+        self.assertEqual([a["name"] for a in saved["attachments"]], ["prices.txt"])
+        self.assertEqual(Draft.search_count([]), 1, "one draft per conversation")
+        # private to its author, also for an inbox administrator
+        other = self.env["crm.inbox.draft"].with_user(self.colleague)
+        self.assertFalse(other.search([]))
+        self.assertFalse(other.inbox_load_draft(conversation.id))
+        # sending hands the draft to the queued mail (Undo gives it back)
+        result = self._send(parent, text="Dear Greta, here")
+        self.assertFalse(Draft.inbox_load_draft(conversation.id))
+        draft = self.env["crm.inbox.compose"].with_user(self.user).inbox_undo_send(
+            result["mail_id"])
+        self.assertEqual((draft["text"], draft["conversation_id"]),
+                         ("Dear Greta, here", conversation.id))
+
+    def test_templates_rendered_against_the_lead_and_saved_from_the_box(self):
+        account = self._account_of_user()
+        lead = self.env["crm.lead"].create({
+            "name": "2027 prices", "partner_id": self.customer.id,
+            "email_from": "greta@client.example", "user_id": self.user.id})
+        parent = self._incoming(account)
+        self.assertIn(lead, parent.conversation_id.lead_ids)
+        pricelist = self.env["ir.attachment"].create({
+            "name": "pricelist.txt", "raw": b"2027 pricelist", "res_model": "mail.template"})
+        template = self.env["mail.template"].create({
+            "name": "Prices", "model_id": self.env["ir.model"]._get_id("crm.lead"),
+            "subject": "Prices for {{ object.partner_id.name }}",
+            "body_html": '<p>Dear <t t-out="object.partner_id.name"/>,</p>'
+                         "<p>here are the prices.</p>",
+            "attachment_ids": [(6, 0, pricelist.ids)]})
+        Compose = self.env["crm.inbox.compose"].with_user(self.user)
+        self.assertIn(template.id, [t["id"] for t in Compose.inbox_templates(parent.id)])
+        rendered = Compose.inbox_render_template(parent.id, template.id)
+        self.assertEqual(rendered["subject"], "Prices for Greta Green")
+        self.assertIn("Dear Greta Green,", rendered["text"])
+        [copy] = rendered["attachments"]
+        self.assertEqual(copy["name"], "pricelist.txt")
+        self.assertNotEqual(copy["id"], pricelist.id, "a copy goes with the mail")
+        self.user.signature = "<p>Sam Sales, Acme sales</p>"
+        self.smtpd.clear()
+        self._send(parent, text=rendered["text"], attachment_ids=[copy["id"]])
+        self._run_mail_queue(delay=11)
+        sent = parse(self.smtpd.wait_for(1)[0])
+        text = sent.get_body(("plain",)).get_content()
+        self.assertIn("Dear Greta Green,", text)
+        self.assertIn("Sam Sales, Acme sales", text, "with the user's signature")
+        self.assertEqual({p.get_filename(): p.get_content() for p in sent.iter_attachments()},
+                         {"pricelist.txt": "2027 pricelist"})
+        # the box saved as a template, for this kind of record
+        saved = Compose.inbox_save_template(parent.id, "Short answer", "Re: prices",
+                                            "Hello <b>Greta</b>\n\nSee you")
+        new = self.env["mail.template"].browse(saved["id"])
+        self.assertEqual(new.model, "crm.lead")
+        self.assertIn("<p>Hello &lt;b&gt;Greta&lt;/b&gt;</p>", str(new.body_html))
+        self.assertIn(new.id, [t["id"] for t in Compose.inbox_templates(parent.id)])

@@ -37,6 +37,7 @@ NOTE = "Called Sarah about the volumes"
 class TestChatterTour(HttpCase):
 
     _create_account = MailServersMixin.__dict__["_create_account"]
+    _run_mail_queue = MailServersMixin._run_mail_queue
 
     @classmethod
     def setUpClass(cls):

@@ -15,6 +15,7 @@ ACCESS_ERROR = "odoo.exceptions.AccessError"
 class TestSecurityRpc(HttpCase):
 
     _create_account = MailServersMixin.__dict__["_create_account"]
+    _run_mail_queue = MailServersMixin._run_mail_queue
 
     @classmethod
     def setUpClass(cls):

@@ -253,6 +253,8 @@ class CrmInboxCompose(models.TransientModel):
         mail = composer._crm_inbox_queue(
             draft=draft, scheduled_at=scheduled_at or None, delay=delay,
             cancel_on_reply=values.get("cancel_on_reply", False))
+        # the saved draft is now the queued mail's (Undo / Edit and resend give it back)
+        self.env["crm.inbox.draft"].inbox_discard_draft(parent.conversation_id.id)
         return {"ok": True, "warning": False, "mail_id": mail.id,
                 "scheduled_at": fields.Datetime.to_string(mail.scheduled_date),
                 "undo_seconds": delay}
@@ -284,7 +286,8 @@ class CrmInboxCompose(models.TransientModel):
         (nothing is sent) and its draft given back to the reply box.
 
         :param mail_id: the ``mail.mail`` id returned by :meth:`inbox_send`.
-        :returns: the draft ``{"message_id" (crm.inbox.message replied to), "mode",
+        :returns: the draft ``{"message_id" (crm.inbox.message replied to),
+            "conversation_id", "mode",
             "to", "cc", "bcc", "subject", "text", "signature_id", "attachments":
             [{"id", "name", "mimetype"}]}``.
         :raises UserError: too late (the email left), or not the user's.
@@ -292,6 +295,7 @@ class CrmInboxCompose(models.TransientModel):
         mail = self._inbox_own_queued(mail_id, states=("outgoing", "exception", "cancel"))
         draft = dict(mail.crm_inbox_draft or {})
         draft.setdefault("message_id", mail.crm_inbox_parent_id.id)
+        draft["conversation_id"] = mail.crm_inbox_conversation_id.id
         draft["mode"] = draft.get("mode") or "reply"
         mail.unlink()
         return draft
@@ -322,6 +326,98 @@ class CrmInboxCompose(models.TransientModel):
             return False
         self.env.ref("mail.ir_cron_mail_scheduler_action").sudo()._trigger()
         return True
+
+    # ------------------------------------------------------------------
+    # mail templates in the inline reply box
+    # ------------------------------------------------------------------
+    @api.model
+    def _inbox_template_record(self, parent):
+        """The record a template is rendered against: the conversation's lead, else the
+        other party's contact (``crm.lead`` or ``res.partner``, may be empty)."""
+        conversation = parent.conversation_id
+        lead = conversation.lead_ids[:1]
+        if lead and lead.has_access("read"):
+            return lead
+        own = normalize_email(parent.account_id.email)
+        partners = conversation.partner_ids.filtered(
+            lambda p: normalize_email(p.email or "") != own and p.has_access("read"))
+        return partners[:1]
+
+    @api.model
+    def inbox_templates(self, message_id):
+        """The mail templates the reply box offers for the email *message_id*: those of
+        the linked lead's model or of contacts.
+
+        :returns: ``[{"id", "name", "model": "crm.lead"|"res.partner"}]``.
+        """
+        parent = self._inbox_parent(message_id)
+        record = self._inbox_template_record(parent)
+        models_ = [record._name] if record else []
+        if "res.partner" not in models_:
+            models_.append("res.partner")
+        templates = self.env["mail.template"].search([("model", "in", models_)],
+                                                     order="name")
+        return [{"id": t.id, "name": t.name, "model": t.model} for t in templates]
+
+    @api.model
+    def inbox_render_template(self, message_id, template_id):
+        """A template rendered against the lead or contact of the conversation
+        (``{{ object.partner_id.name }}``), as the reply box's text, with copies of its
+        attachments (sent with the mail). The user's signature stays the box's.
+
+        :returns: ``{"subject": str|False, "text": str, "attachments": [{"id", "name",
+            "mimetype"}]}``.
+        :raises UserError: the template is for another kind of record.
+        """
+        parent = self._inbox_parent(message_id)
+        template = self.env["mail.template"].browse(int(template_id)).exists()
+        if not template:
+            raise UserError(self.env._("This template no longer exists."))
+        template.check_access("read")
+        record = self._inbox_template_record(parent)
+        if template.model == "res.partner" and record._name != "res.partner":
+            record = record.partner_id if record else record
+        if not record or record._name != template.model:
+            raise UserError(self.env._(
+                "The template “%(name)s” is written for %(model)s: link the conversation "
+                "to one first.", name=template.name, model=template.model_id.name))
+        body = template._render_field("body_html", record.ids)[record.id]
+        subject = template._render_field("subject", record.ids)[record.id] \
+            if template.subject else False
+        attachments = self.env["ir.attachment"]
+        for att in template.attachment_ids:
+            attachments |= att.copy({"res_model": False, "res_id": False})
+        return {
+            "subject": subject or False,
+            "text": html2plaintext(str(body or "")).strip(),
+            "attachments": [{"id": a.id, "name": a.name, "mimetype": a.mimetype}
+                            for a in attachments],
+        }
+
+    @api.model
+    def inbox_save_template(self, message_id, name, subject, text):
+        """Save the reply box as a mail template for the conversation's lead (or
+        contact), so that it can be picked again.
+
+        :returns: ``{"id", "name"}`` of the new ``mail.template``.
+        :raises UserError: no name or no text.
+        """
+        parent = self._inbox_parent(message_id)
+        name, text = (name or "").strip(), (text or "").strip()
+        if not name or not text:
+            raise UserError(self.env._("Write the reply and give the template a name."))
+        record = self._inbox_template_record(parent)
+        model = record._name if record else "res.partner"
+        body = Markup("").join(
+            Markup("<p>%s</p>") % Markup("<br>").join(escape(line) for line in para.split("\n"))
+            for para in text.split("\n\n"))
+        template = self.env["mail.template"].create({
+            "name": name,
+            "model_id": self.env["ir.model"]._get_id(model),
+            "subject": subject or False,
+            "body_html": body,
+        })
+        return {"id": template.id, "name": template.name}
 
     @staticmethod
     def _signature_block(signature_html):
