@@ -264,7 +264,8 @@ export class InboxComposer extends Component {
     }
 
     notifyUndo(result) {
-        const { orm, notification } = this;
+        // the services themselves: this box is gone once the mail is queued
+        const { orm, notification } = this.env.services;
         const onUndo = this.props.onUndo;
         const onSent = this.props.onSent;
         let undone = false;
