@@ -33,7 +33,9 @@ for suite in $suites; do
       --test-enable --test-tags "$tags" --stop-after-init --http-port "$port" \
       --data-dir "$work/data" --log-level=test > "$log" 2>&1
     result=$(grep -E "odoo.tests.result: " "$log" | tail -1 | sed 's/.*odoo.tests.result: //')
-    grep -E "(ERROR|FAIL): [A-Za-z_]+\.[a-z_0-9]+" -o "$log" | sort -u > "$work/${suite}_${variant}.fails"
+    # failing tests and subtests ("FAIL: Subtest TestX.test_y (login='...')"), by name
+    grep -E " (ERROR|CRITICAL) .*(FAIL|ERROR): " "$log" | sed -E 's/.*(FAIL|ERROR): //' \
+      | sort -u > "$work/${suite}_${variant}.fails"
     echo "$suite $variant crm_inbox: ${result:-no result line} ($(( $(date +%s) - start )) s, log $log)"
     dropdb --if-exists "$db" 2>/dev/null
   done
