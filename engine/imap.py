@@ -640,6 +640,28 @@ class IMAPSession(ServerSession):
             raise self._map(exc, "search") from exc
         return sorted(int(u) for u in found if int(u) >= min_uid)
 
+    def search_message_id(self, message_id: str) -> list[int]:
+        """``UID SEARCH HEADER Message-ID <message_id>`` in the selected folder
+        (:rfc:`3501#section-6.4.4`): the copies of one message, e.g. to APPEND a
+        sent copy only once.
+
+        IMAP's HEADER search is a substring match: the result is kept as the
+        server gives it, the caller passes the whole ``<id@host>`` value.
+
+        :param message_id: the Message-ID with its angle brackets.
+        :returns: ascending UIDs (empty when none).
+        :raises ValueError: *message_id* holds CR, LF or NUL.
+        :raises ConnectionLost, ProtocolFailed:
+        """
+        self._require_selected("search")
+        if any(c in message_id for c in "\r\n\0"):
+            raise ValueError("a Message-ID has no line breaks")
+        try:
+            found = self.client.search(["HEADER", "Message-ID", message_id])
+        except Exception as exc:
+            raise self._map(exc, "search") from exc
+        return sorted(int(u) for u in found)
+
     def fetch(self, uids: Sequence[int], batch_size: int = 100) -> Iterator[FetchedMessage]:
         """Fetch whole messages of the selected folder without setting ``\\Seen``.
 

@@ -122,6 +122,11 @@ class SMTPSession(ServerSession):
         self.features: dict[str, str] = {}
         self._smtp: smtplib.SMTP | None = None
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the session is open (a lost connection closes it)."""
+        return self._smtp is not None
+
     # -- errors --------------------------------------------------------------
 
     def _map(self, exc: BaseException, step: str, *, connected: bool) -> EngineError:

@@ -545,3 +545,22 @@ def file_message(session, folder: str | None, raw: bytes, flags=("\\Seen",),
         folder = create_as
     uid = session.append(folder, raw, flags=tuple(flags)) or 0
     return folder, uid, session.examine(folder).uidvalidity
+
+
+def file_message_once(session, folder: str | None, raw: bytes, message_id: str,
+                      flags=("\\Seen",), create_as: str = "Sent"):
+    """APPEND *raw* to *folder* unless a message with this Message-ID is already
+    there (a send retried after a crash, :func:`file_message` otherwise).
+
+    :param message_id: the Message-ID of *raw*, with its angle brackets.
+    :returns: ``(folder path, UID (0 when unknown), UIDVALIDITY, appended: bool)``.
+    :raises errors.ConnectionLost, errors.ProtocolFailed:
+    """
+    if folder and message_id:
+        status = session.examine(folder)
+        found = session.search_message_id(message_id)
+        if found:
+            return folder, found[0], status.uidvalidity, False
+    path, uid, uidvalidity = file_message(session, folder, raw, flags=flags,
+                                          create_as=create_as)
+    return path, uid, uidvalidity, True

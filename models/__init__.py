@@ -19,3 +19,7 @@ from . import crm_inbox_client_actions
 from . import crm_inbox_client
 from . import crm_inbox_conversation_workflow
 from . import crm_inbox_crm_panel
+from . import crm_inbox_account_mail_server
+from . import ir_mail_server
+from . import mail_mail
+from . import crm_inbox_draft

@@ -502,7 +502,9 @@ class CrmInboxConversation(models.Model):
             "messages": [{"id", "date", "from", "to", "cc", "subject", "snippet",
             "unread", "flagged", "direction", "is_text", "body_main", "body_quoted",
             "has_remote_content", "remote_allowed", "attachments", "auth_warning",
-            "folder"}]}`` with addresses as ``{"name", "email", "partner_id"}``.
+            "folder"}], "outbox": [...]}`` with addresses as ``{"name", "email",
+            "partner_id"}``; outbox: the composer's mails not sent yet or failed
+            (``mail.mail._crm_inbox_outbox``).
         :raises AccessError: the user may not see this conversation.
         """
         self._client_check_user()
@@ -612,6 +614,8 @@ class CrmInboxConversation(models.Model):
                 "folder_ids": system.folder_ids.ids if level == "full" else [],
             },
             "messages": out,
+            # the composer's mails not sent yet or failed (Edit / Cancel / Edit and resend)
+            "outbox": self.env["mail.mail"]._crm_inbox_outbox(system) if level == "full" else [],
         }
 
     @api.model

@@ -9,17 +9,23 @@ class ResUsers(models.Model):
         "crm.inbox.account", "Primary mail account", ondelete="set null",
         help="Selected first in the Inbox and in the composer.",
     )
+    crm_inbox_undo_delay = fields.Integer(
+        "Undo send delay (seconds)", default=10,
+        help="After Send in the Inbox, the email waits this long, during which Undo "
+             "cancels it; 0 sends at once.")
     crm_inbox_account_count = fields.Integer(
         "Personal mail accounts", compute="_compute_crm_inbox_account_count")
 
     @property
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + ["crm_inbox_primary_account_id",
-                                               "crm_inbox_account_count"]
+                                               "crm_inbox_account_count",
+                                               "crm_inbox_undo_delay"]
 
     @property
     def SELF_WRITEABLE_FIELDS(self):
-        return super().SELF_WRITEABLE_FIELDS + ["crm_inbox_primary_account_id"]
+        return super().SELF_WRITEABLE_FIELDS + ["crm_inbox_primary_account_id",
+                                                "crm_inbox_undo_delay"]
 
     def write(self, vals):
         """Archiving users pauses their personal accounts (see :meth:`_crm_inbox_user_left`)."""
@@ -62,6 +68,12 @@ class ResUsers(models.Model):
             ["user_id"], ["__count"]))
         for user in self:
             user.crm_inbox_account_count = counts.get(user, 0)
+
+    _sql_constraints = [
+        ("crm_inbox_undo_delay_range",
+         "CHECK(crm_inbox_undo_delay >= 0 AND crm_inbox_undo_delay <= 120)",
+         "The undo send delay is between 0 and 120 seconds."),
+    ]
 
     @api.constrains("crm_inbox_primary_account_id")
     def _check_crm_inbox_primary_account(self):

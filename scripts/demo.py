@@ -23,6 +23,9 @@ sys.path.insert(0, REPO)
 from testkit.demo_mail import demo_mailbox
 from testkit.mail_servers import DovecotServer, SMTPTestServer
 
+#: The demo SMTP server answers 550 for this recipient (a mailbox that does not exist).
+REFUSED_RECIPIENT = "no-such-user@northwind-traders.co.uk"
+
 DEMO_USER = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 SUPPORT_USER = "support@example.com"
@@ -109,6 +112,8 @@ def main():
     with DovecotServer(users={DEMO_USER: DEMO_PASSWORD}) as dovecot, \
             SMTPTestServer(users={DEMO_USER: DEMO_PASSWORD,
                                   SUPPORT_USER: SUPPORT_PASSWORD}) as smtpd:
+        # a recipient the server refuses (550): shows a failed send in the demo
+        smtpd.refused_recipients.add(REFUSED_RECIPIENT)
         print(f"IMAP: 127.0.0.1:{dovecot.imap_port} (SSL {dovecot.imaps_port}), "
               f"SMTP: 127.0.0.1:{smtpd.port}, mailbox {DEMO_USER} / {DEMO_PASSWORD}")
         for message in demo_mailbox(owner=DEMO_USER, count=args.count):

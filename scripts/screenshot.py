@@ -29,6 +29,12 @@ def main():
                         help="open the conversation at this index of the list (0: newest)")
     parser.add_argument("--click", default="",
                         help="CSS selector of an element to click before the row and the shot")
+    parser.add_argument("--after", action="append", default=[],
+                        help="CSS selector to click after the row (repeatable, in order), "
+                             "e.g. the Reply button, then a dropdown toggle")
+    parser.add_argument("--js", action="append", default=[],
+                        help="JavaScript to run after the clicks (repeatable), e.g. to type "
+                             "into the reply box and press Send")
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--out", default="static/description/screenshot_inbox.png")
@@ -84,6 +90,13 @@ def main():
             call("Runtime.evaluate", expression=(
                 f"document.querySelectorAll('.o_crm_inbox_row')[{args.row}]?.click()"))
             time.sleep(4)
+        for selector in args.after:
+            call("Runtime.evaluate", expression=(
+                f"document.querySelector({json.dumps(selector)})?.click()"))
+            time.sleep(3)
+        for expression in args.js:
+            call("Runtime.evaluate", expression=expression)
+            time.sleep(3)
         shot = call("Page.captureScreenshot", format="png")
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "wb") as handle:

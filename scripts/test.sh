@@ -4,6 +4,7 @@
 #   tier 2 "odoo":   Odoo's own runner on a fresh PostgreSQL database (TransactionCase,
 #                    HttpCase and Chromium tours), only where `odoo` is importable.
 #   tier "kill":    real Odoo sync processes SIGKILLed at random points.
+#   tier "send-kill": real Odoo mail queue runs SIGKILLed while sending (issue 14).
 #   tier "lifecycle": an upgrade from the previous release's git ref keeps every row,
 #                    cursor and secret; an uninstall leaves nothing that acts.
 # Every tier runs under the loopback-only socket guard (testkit/socket_guard.py, loaded
@@ -97,6 +98,27 @@ if "$PY" -c "import odoo" 2>/dev/null; then
   guard_check kill
 else
   summary+=("kill: skipped (odoo is not importable here)")
+fi
+
+# tier "send-kill": real Odoo processes draining the mail queue to aiosmtpd, SIGKILLed at
+# random points (scripts/send_kill_test.py): delivered at least once, duplicates counted,
+# one Sent copy per Message-ID
+if "$PY" -c "import odoo" 2>/dev/null; then
+  echo "== tier send-kill: SIGKILLed mail queue runs, then counts =="
+  sklog="$(mktemp)"
+  guard_start send-kill
+  "$PY" scripts/send_kill_test.py 2>&1 | tee "$sklog"
+  skrc=${PIPESTATUS[0]}
+  skline=$(grep -E "^send kill test (passed|FAILED)" "$sklog" | tail -1)
+  if [ "$skrc" -eq 0 ]; then
+    summary+=("send-kill: passed (${skline#send kill test passed: })")
+  else
+    summary+=("send-kill: FAILED (exit $skrc; ${skline:-no result line})"); status=1
+  fi
+  rm -f "$sklog"
+  guard_check send-kill
+else
+  summary+=("send-kill: skipped (odoo is not importable here)")
 fi
 
 # tier "lifecycle": upgrade from the previous release's git ref, and install-use-uninstall

@@ -842,8 +842,13 @@ class SMTPTestServer:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def start(self) -> None:
-        """Start both controllers (returns once they answer)."""
+    def start(self, port: int = 0, ssl_port: int = 0) -> None:
+        """Start both controllers (returns once they answer).
+
+        :param port: listen on this plain/STARTTLS port (0: a free one), e.g. the port
+            of a server stopped earlier, to play a server that comes back.
+        :param ssl_port: the same for implicit TLS.
+        """
         from aiosmtpd.controller import Controller
 
         if self._controllers:
@@ -861,13 +866,13 @@ class SMTPTestServer:
             "server_hostname": "localhost",
             "ready_timeout": 10.0,
         }
-        self.port = free_port()
+        self.port = port or free_port()
         plain = Controller(
             handler, port=self.port, tls_context=server_ctx, require_starttls=False, **common
         )
         plain.start()
         self._controllers.append(plain)
-        self.ssl_port = free_port()
+        self.ssl_port = ssl_port or free_port()
         implicit = Controller(handler, port=self.ssl_port, ssl_context=server_ctx, **common)
         try:
             implicit.start()

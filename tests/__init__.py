@@ -30,3 +30,4 @@ from . import test_inbox_client_api
 from . import test_inbox_client_ui
 from . import test_conversation_workflow
 from . import test_inbox_workflow_ui
+from . import test_account_mail_server

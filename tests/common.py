@@ -1,5 +1,9 @@
 """Shared fixtures of the Odoo tests: a real Dovecot and a real SMTP server per class."""
 
+from datetime import timedelta
+
+import freezegun
+from odoo import fields
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from ..testkit.demo_mail import demo_mailbox
@@ -91,6 +95,21 @@ class MailServersMixin:
         account.action_test_connection()
         self.assertEqual(account.state, "connected")
         return account
+
+    def _run_mail_queue(self, at=None, delay=None):
+        """Run Odoo's mail queue in-process, as its scheduled action does (the real
+        SMTP server receives what it sends).
+
+        :param at: UTC ``datetime`` the clock shows while the queue runs (it ticks);
+            :param delay: or seconds from now (``delay=11`` passes a 10 s undo delay).
+        """
+        if delay is not None:
+            at = fields.Datetime.now() + timedelta(seconds=delay)
+        Mail = self.env["mail.mail"].sudo()
+        if at is None:
+            return Mail.process_email_queue()
+        with freezegun.freeze_time(at, tick=True):
+            return Mail.process_email_queue()
 
     def _load_demo(self, user=OWNER, count=200, **kw):
         """APPEND the demo mailbox to Dovecot; returns the DemoMessage list."""

@@ -37,6 +37,7 @@ NOTE = "Called Sarah about the volumes"
 class TestChatterTour(HttpCase):
 
     _create_account = MailServersMixin.__dict__["_create_account"]
+    _run_mail_queue = MailServersMixin._run_mail_queue
 
     @classmethod
     def setUpClass(cls):
@@ -76,6 +77,7 @@ class TestChatterTour(HttpCase):
     def test_lead_chatter_reply_and_sync(self):
         url = f"/odoo/crm.lead/{self.lead.id}"
         self.start_tour(url, "crm_inbox_chatter_lead_tour", login="chatter_sales", timeout=120)
+        self._run_mail_queue()
         received = self.smtpd.wait_for(1, timeout=10)
         self.assertEqual(len(received), 1)
         raw = received[0].data

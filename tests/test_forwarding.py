@@ -146,6 +146,7 @@ class TestForwarding(CrmInboxHttpCase):
         self.assertIn(CUSTOMER, composer.to)
         composer.body = "<p>Confirmado, sale el lunes.</p>"
         composer.save().action_send()
+        self._run_mail_queue()
         received = self.smtpd.wait_for(1)[0]
         sent = email.message_from_bytes(received.data, policy=policy.default)
         self.assertEqual(sent["From"].addresses[0].addr_spec, SUPPORT)

@@ -137,7 +137,11 @@ class TestInboxClientActions(CrmInboxCase):
         result = Compose.inbox_send(parent.id, "reply", {
             "to": defaults["to"], "text": "Hola Lucía,\n\nla entrega es el lunes.",
             "signature_id": defaults["signature_id"]})
-        self.assertEqual(result, {"ok": True, "warning": False})
+        self.assertEqual((result["ok"], result["warning"], result["undo_seconds"]),
+                         (True, False, 10))
+        self._run_mail_queue()
+        self.assertFalse(self.smtpd.messages, "nothing leaves during the undo delay")
+        self._run_mail_queue(delay=11)
         received = self.smtpd.wait_for(1)[0]
         sent = email.message_from_bytes(received.data, policy=policy.default)
         self.assertEqual(sent["In-Reply-To"], "<client-0@iberica.example>")

@@ -110,6 +110,7 @@ class TestInboxClientUi(InboxClientCase):
         account = self._mailbox()
         self.smtpd.clear()
         self.start_tour("/odoo", "crm_inbox_client_tour", login="crm_inbox_sales", timeout=180)
+        self._run_mail_queue(delay=11)
         received = self.smtpd.wait_for(1)[0]
         sent = email.message_from_bytes(received.data, policy=policy.default)
         self.assertEqual(received.rcpt_tos, ["lucia@iberica.example"])

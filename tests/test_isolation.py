@@ -266,6 +266,7 @@ class TestStrictAddresses(CrmInboxCase):
         composer = self._composer(account, to='"Doe, Jane" <jane@x.com>, bob@x.com',
                                   cc="Carl <carl@x.com>", bcc="boss@x.com")
         composer.action_send()
+        self._run_mail_queue()
         [received] = self.smtpd.wait_for(1)
         self.assertEqual(received.rcpt_tos,
                          ["jane@x.com", "bob@x.com", "carl@x.com", "boss@x.com"])

@@ -130,6 +130,20 @@ class TestOAuthFlow(HttpCase):
                       OAUTH_USER, ["carla@customer.example"])
         received = self.smtpd.wait_for(1)[-1]
         self.assertEqual(received.auth_login, OAUTH_USER)
+        # the chatter's Send message leaves through the account's hidden server, XOAUTH2
+        # too; Gmail files sent mail itself: no APPEND
+        carla = self.env["res.partner"].create({"name": "Carla",
+                                                "email": "carla@customer.example"})
+        self.smtpd.clear()
+        account.with_user(self.user).message_post(
+            body="<p>via the chatter</p>", message_type="comment",
+            subtype_xmlid="mail.mt_comment", partner_ids=[carla.id])
+        self.env["mail.mail"].sudo().process_email_queue()
+        [received] = self.smtpd.wait_for(1)
+        self.assertEqual((received.auth_login, received.rcpt_tos),
+                         (OAUTH_USER, ["carla@customer.example"]))
+        self.assertIn(b"Reply-To: \"Olga OAuth\" <olga@oauth.example>", received.data)
+        self.assertFalse(self.dovecot.messages(OAUTH_USER, "Sent"))
 
         # an expired access token is refreshed (rotated refresh token saved)
         secret = account._secret()

@@ -124,6 +124,7 @@ class TestSecurity(CrmInboxCase):
                     "account_id": account.id, "to": "greta@client.example",
                     "subject": "Re: hello", "body": "<p>Hi</p>"})
                 wizard.action_send()
+                self._run_mail_queue()
         except AccessError:
             self.assertFalse(self.smtpd.messages, "nothing left when refused")
             return False

@@ -15,6 +15,7 @@ ACCESS_ERROR = "odoo.exceptions.AccessError"
 class TestSecurityRpc(HttpCase):
 
     _create_account = MailServersMixin.__dict__["_create_account"]
+    _run_mail_queue = MailServersMixin._run_mail_queue
 
     @classmethod
     def setUpClass(cls):
@@ -119,6 +120,7 @@ class TestSecurityRpc(HttpCase):
                     err = exc.args[0] if exc.args else str(exc)
                 self.assertEqual(err is None, send, err)
                 if send:
+                    self._run_mail_queue()
                     self.assertEqual(self.smtpd.wait_for(1)[0].rcpt_tos, ["greta@client.example"])
                 else:
                     self.assertFalse(self.smtpd.messages)

@@ -42,6 +42,8 @@ class TestSend(CrmInboxCase):
         self.assertIn("elodie@acme.example", composer.to)
         composer.body = "<p>Here is the quote.</p>"
         composer.save().action_send()
+        self.assertFalse(self.smtpd.messages, "queued, not sent in the request")
+        self._run_mail_queue()
         received = self.smtpd.wait_for(1)[0]
         sent = email.message_from_bytes(received.data, policy=policy.default)
         self.assertEqual(sent["In-Reply-To"], "<quote-2@acme.example>")
@@ -81,12 +83,19 @@ class TestSend(CrmInboxCase):
             composer = Form(self.env["crm.inbox.compose"].with_user(self.user).with_context(**ctx))
             composer.body = "<p>lost?</p>"
             wizard = composer.save()
-            with self.assertRaisesRegex(UserError, "not sent"):
-                wizard.action_send()
+            wizard.action_send()
+            self._run_mail_queue()
         finally:
             self.smtpd.refuse_data = False
-        self.assertTrue(wizard.exists() and "lost?" in wizard.body, "the draft is kept")
+        mail = self.env["mail.mail"].sudo().search([("crm_inbox_account_id", "=", account.id)])
+        self.assertEqual(mail.state, "exception")
+        self.assertIn("554", mail.failure_reason, "the server's reason is shown")
+        self.assertIn("lost?", mail.crm_inbox_draft["body"], "the draft is kept")
+        self.assertEqual(mail.crm_inbox_conversation_id, incoming.conversation_id)
         self.assertFalse(self.dovecot.messages(account.email, "Sent"))
+        # nothing is retried: a permanent failure stays failed
+        self._run_mail_queue()
+        self.assertEqual(mail.state, "exception")
 
     def test_header_injection_is_refused(self):
         account, _incoming = self._account_with_incoming()
@@ -109,6 +118,7 @@ class TestSend(CrmInboxCase):
         composer.body = "<p>Nice to meet you</p>"
         self.smtpd.clear()
         composer.save().action_send()
+        self._run_mail_queue()
         self.assertEqual(self.smtpd.wait_for(1)[0].rcpt_tos, ["kim@client.example"])
         message = self.env["crm.inbox.message"].search([("account_id", "=", account.id)])
         self.assertIn(partner, message.partner_ids)

@@ -39,6 +39,7 @@ class TestSignature(CrmInboxCase):
         composer.subject = "Hello"
         self.smtpd.clear()
         composer.save().action_send()
+        self._run_mail_queue()
         self.assertIn(b"SHORT-SIG", self.smtpd.wait_for(1)[0].data)
 
     def test_signature_sanitized_and_private(self):

@@ -1,8 +1,11 @@
+import base64
 import logging
 import re
+from datetime import timedelta
 from email.headerregistry import Address as HeaderAddress
 from email.utils import getaddresses
 
+import psycopg2
 from lxml import html as lxml_html
 from markupsafe import Markup, escape
 from odoo import api, fields, models
@@ -177,24 +180,36 @@ class CrmInboxCompose(models.TransientModel):
 
     @api.model
     def inbox_send(self, message_id, mode, values):
-        """Send the inline reply box through the composer (``action_send``).
+        """Queue the inline reply box's message (through the composer's
+        :meth:`_crm_inbox_queue`): it leaves after the user's undo delay, or at the
+        Send later time.
 
         :param message_id: the ``crm.inbox.message`` replied to or forwarded.
         :param mode: ``"reply"``, ``"reply_all"`` or ``"forward"``.
         :param values: ``{"to", "cc", "bcc", "subject": str, "text": str (what the user
             typed, plain text), "signature_id": id|False (False: the user's own Odoo
-            signature), "attachment_ids": [ir.attachment ids]}``; keys left out keep the
-            composer's defaults.
-        :returns: ``{"ok": True, "warning": str|False}`` (warning: the server refused some
-            recipients; the others got the mail).
-        :raises UserError: as :meth:`crm.inbox.compose.action_send` (nothing sent, the box
-            keeps the draft).
+            signature), "attachment_ids": [ir.attachment ids], "scheduled_at": UTC
+            "YYYY-MM-DD HH:MM:SS"|False (Send later), "cancel_on_reply": bool}``; keys
+            left out keep the composer's defaults.
+        :returns: ``{"ok": True, "warning": False, "mail_id": int, "scheduled_at": UTC
+            string, "undo_seconds": int (0 for Send later)}``.
+        :raises UserError: as :meth:`_crm_inbox_build` (nothing queued, the box keeps
+            the draft); a Send later time in the past.
         """
         parent = self._inbox_parent(message_id)
         defaults = self._inbox_defaults(parent, mode)
         text = (values.get("text") or "").strip()
         if not text and mode != "forward":
             raise UserError(self.env._("Write your reply before sending it."))
+        scheduled_at = values.get("scheduled_at") or False
+        if scheduled_at:
+            try:
+                scheduled_at = fields.Datetime.to_datetime(scheduled_at)
+            except ValueError as exc:
+                raise UserError(self.env._("Send later: “%(value)s” is not a date and time.",
+                                           value=values["scheduled_at"])) from exc
+            if scheduled_at <= fields.Datetime.now():
+                raise UserError(self.env._("Send later: choose a time in the future."))
         vals = {k: v for k, v in defaults.items() if k in self._fields}
         for key in ("to", "cc", "bcc", "subject"):
             if key in values:
@@ -226,11 +241,183 @@ class CrmInboxCompose(models.TransientModel):
             copies.unlink()
             vals["attachment_ids"] = [(6, 0, own.ids)]
         composer = self.create(vals)
-        result = composer.action_send()
-        warning = False
-        if isinstance(result, dict) and result.get("tag") == "display_notification":
-            warning = result["params"]["message"]
-        return {"ok": True, "warning": warning}
+        attachments = composer.attachment_ids
+        draft = {
+            "message_id": parent.id, "to": vals.get("to") or "", "cc": vals.get("cc") or "",
+            "bcc": vals.get("bcc") or "", "subject": vals.get("subject") or "", "text": text,
+            "signature_id": signature.id or False,
+            "attachments": [{"id": a.id, "name": a.name, "mimetype": a.mimetype}
+                            for a in attachments],
+        }
+        delay = 0 if scheduled_at else self.env.user.crm_inbox_undo_delay
+        mail = composer._crm_inbox_queue(
+            draft=draft, scheduled_at=scheduled_at or None, delay=delay,
+            cancel_on_reply=values.get("cancel_on_reply", False))
+        # the saved draft is now the queued mail's (Undo / Edit and resend give it back)
+        self.env["crm.inbox.draft"].inbox_discard_draft(parent.conversation_id.id)
+        return {"ok": True, "warning": False, "mail_id": mail.id,
+                "scheduled_at": fields.Datetime.to_string(mail.scheduled_date),
+                "undo_seconds": delay}
+
+    @api.model
+    def _inbox_own_queued(self, mail_id, states=("outgoing",)):
+        """The current user's composer mail *mail_id*, locked, if still in *states*.
+
+        :raises UserError: not theirs, or it already left (or is leaving right now).
+        """
+        mail = self.env["mail.mail"].sudo().browse(int(mail_id)).exists()
+        if not mail or not mail.crm_inbox_account_id or mail.create_uid != self.env.user:
+            raise UserError(self.env._("This email is not in your outbox any more."))
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT state FROM mail_mail WHERE id = %s FOR UPDATE NOWAIT", (mail.id,))
+                state = self.env.cr.fetchone()[0]
+        except psycopg2.errors.LockNotAvailable:
+            state = "sending"
+        if state not in states:
+            raise UserError(self.env._("Too late: the email has already left."))
+        mail.invalidate_recordset(["state"])
+        return mail
+
+    @api.model
+    def inbox_undo_send(self, mail_id):
+        """Undo send, or Edit a scheduled or failed mail: it is taken off the queue
+        (nothing is sent) and its draft given back to the reply box.
+
+        :param mail_id: the ``mail.mail`` id returned by :meth:`inbox_send`.
+        :returns: the draft ``{"message_id" (crm.inbox.message replied to),
+            "conversation_id", "mode",
+            "to", "cc", "bcc", "subject", "text", "signature_id", "attachments":
+            [{"id", "name", "mimetype"}]}``.
+        :raises UserError: too late (the email left), or not the user's.
+        """
+        mail = self._inbox_own_queued(mail_id, states=("outgoing", "exception", "cancel"))
+        draft = dict(mail.crm_inbox_draft or {})
+        draft.setdefault("message_id", mail.crm_inbox_parent_id.id)
+        draft["conversation_id"] = mail.crm_inbox_conversation_id.id
+        draft["mode"] = draft.get("mode") or "reply"
+        mail.unlink()
+        return draft
+
+    @api.model
+    def inbox_cancel_send(self, mail_id):
+        """Cancel a scheduled mail: it is never sent (kept as cancelled in the queue).
+
+        :raises UserError: too late, or not the user's.
+        """
+        mail = self._inbox_own_queued(mail_id)
+        mail.cancel()
+        return True
+
+    @api.model
+    def inbox_release(self, mail_id):
+        """The undo delay of *mail_id* ended in the browser: run the queue now (the
+        queue's workers otherwise wake up only every minute). Does nothing for a mail
+        that is not due yet.
+
+        :returns: ``True`` when the queue was triggered.
+        """
+        mail = self.env["mail.mail"].sudo().browse(int(mail_id)).exists()
+        if not mail or mail.create_uid != self.env.user or mail.state != "outgoing":
+            return False
+        if mail.scheduled_date and mail.scheduled_date > fields.Datetime.now() + timedelta(
+                seconds=2):
+            return False
+        self.env.ref("mail.ir_cron_mail_scheduler_action").sudo()._trigger()
+        return True
+
+    # ------------------------------------------------------------------
+    # mail templates in the inline reply box
+    # ------------------------------------------------------------------
+    @api.model
+    def _inbox_template_record(self, parent):
+        """The record a template is rendered against: the conversation's lead, else the
+        other party's contact (``crm.lead`` or ``res.partner``, may be empty)."""
+        conversation = parent.conversation_id
+        lead = conversation.lead_ids[:1]
+        if lead and lead.has_access("read"):
+            return lead
+        own = normalize_email(parent.account_id.email)
+        partners = conversation.partner_ids.filtered(
+            lambda p: normalize_email(p.email or "") != own and p.has_access("read"))
+        return partners[:1]
+
+    @api.model
+    def inbox_templates(self, message_id):
+        """The mail templates the reply box offers for the email *message_id*: those of
+        the linked lead's model or of contacts.
+
+        :returns: ``[{"id", "name", "model": "crm.lead"|"res.partner"}]``.
+        """
+        parent = self._inbox_parent(message_id)
+        record = self._inbox_template_record(parent)
+        models_ = [record._name] if record else []
+        if "res.partner" not in models_:
+            models_.append("res.partner")
+        templates = self.env["mail.template"].search([("model", "in", models_)],
+                                                     order="name")
+        return [{"id": t.id, "name": t.name, "model": t.model} for t in templates]
+
+    @api.model
+    def inbox_render_template(self, message_id, template_id):
+        """A template rendered against the lead or contact of the conversation
+        (``{{ object.partner_id.name }}``), as the reply box's text, with copies of its
+        attachments (sent with the mail). The user's signature stays the box's.
+
+        :returns: ``{"subject": str|False, "text": str, "attachments": [{"id", "name",
+            "mimetype"}]}``.
+        :raises UserError: the template is for another kind of record.
+        """
+        parent = self._inbox_parent(message_id)
+        template = self.env["mail.template"].browse(int(template_id)).exists()
+        if not template:
+            raise UserError(self.env._("This template no longer exists."))
+        template.check_access("read")
+        record = self._inbox_template_record(parent)
+        if template.model == "res.partner" and record._name != "res.partner":
+            record = record.partner_id if record else record
+        if not record or record._name != template.model:
+            raise UserError(self.env._(
+                "The template “%(name)s” is written for %(model)s: link the conversation "
+                "to one first.", name=template.name, model=template.model_id.name))
+        body = template._render_field("body_html", record.ids)[record.id]
+        subject = template._render_field("subject", record.ids)[record.id] \
+            if template.subject else False
+        attachments = self.env["ir.attachment"]
+        for att in template.attachment_ids:
+            attachments |= att.copy({"res_model": False, "res_id": False})
+        return {
+            "subject": subject or False,
+            "text": html2plaintext(str(body or "")).strip(),
+            "attachments": [{"id": a.id, "name": a.name, "mimetype": a.mimetype}
+                            for a in attachments],
+        }
+
+    @api.model
+    def inbox_save_template(self, message_id, name, subject, text):
+        """Save the reply box as a mail template for the conversation's lead (or
+        contact), so that it can be picked again.
+
+        :returns: ``{"id", "name"}`` of the new ``mail.template``.
+        :raises UserError: no name or no text.
+        """
+        parent = self._inbox_parent(message_id)
+        name, text = (name or "").strip(), (text or "").strip()
+        if not name or not text:
+            raise UserError(self.env._("Write the reply and give the template a name."))
+        record = self._inbox_template_record(parent)
+        model = record._name if record else "res.partner"
+        body = Markup("").join(
+            Markup("<p>%s</p>") % Markup("<br>").join(escape(line) for line in para.split("\n"))
+            for para in text.split("\n\n"))
+        template = self.env["mail.template"].create({
+            "name": name,
+            "model_id": self.env["ir.model"]._get_id(model),
+            "subject": subject or False,
+            "body_html": body,
+        })
+        return {"id": template.id, "name": template.name}
 
     @staticmethod
     def _signature_block(signature_html):
@@ -291,12 +478,22 @@ class CrmInboxCompose(models.TransientModel):
         except (ValueError, TypeError, IndexError):
             return f"{addr.name} <{addr.email}>"
 
-    def action_send(self):
-        """Send through the account's SMTP server, then file a copy in Sent.
+    def _inbox_send_checks(self, parent, values):
+        """Checks before a mail is queued (none yet; a later send-time check raises a
+        UserError saying what to fix, and nothing is queued).
 
-        An SMTP failure raises a UserError: the composer stays open, nothing
-        is lost. A failed APPEND to Sent after a successful send is logged on
-        the stored copy, since the mail already left.
+        :param parent: the ``crm.inbox.message`` replied to or forwarded (may be empty).
+        :param values: what the composer sends: ``{"to", "cc", "bcc", "subject", "text"
+            or "body", "signature_id", "attachment_ids", "scheduled_at"}``.
+        """
+        return
+
+    def _crm_inbox_build(self):
+        """Check the composer and build its message (Message-ID fixed now).
+
+        :returns: ``(message_id, raw bytes, envelope recipients [bare addresses])``.
+        :raises UserError: not allowed to send, account not connected, no recipient, a
+            header that cannot be sent as it is.
         """
         self.ensure_one()
         account = self.account_id
@@ -330,39 +527,77 @@ class CrmInboxCompose(models.TransientModel):
         except errors.HeaderInjection as exc:
             raise UserError(self.env._("A header contains a line break or an invalid value: "
                                        "%(detail)s", detail=exc)) from exc
-        try:
-            with account._smtp_session() as smtp:
-                refused = smtp.send(raw, account.email, [a.email for a in to + cc + bcc])
-        except errors.EngineError as exc:
-            raise UserError(self.env._("The email was not sent: %(reason)s",
-                                       reason=account._explain_engine_error(exc, "smtp"))) from exc
-        account._file_sent_copy(raw, message_id, parent)
-        if refused:
-            return self._refused_notification(refused, parent)
-        return {"type": "ir.actions.act_window_close"}
+        return message_id, raw, [a.email for a in to + cc + bcc]
 
-    def _refused_notification(self, refused, parent):
-        """The mail went out to the others: say who the server refused, and why.
+    def _crm_inbox_queue(self, draft=None, scheduled_at=None, delay=0, cancel_on_reply=False):
+        """Put the composer's message on Odoo's mail queue, through its account.
 
-        :param refused: ``{address: (SMTP code, reply text)}`` from
-            :meth:`engine.smtp.SMTPSession.send`.
-        :returns: a sticky warning notification that closes the composer; the
-            refusal is also noted on the conversation replied to.
+        :param draft: what the composer had, restored by Undo / Edit and resend (default:
+            the wizard's fields).
+        :param scheduled_at: UTC ``datetime`` for Send later; ``None``: now + *delay*.
+        :param delay: seconds during which Undo can still cancel it.
+        :param cancel_on_reply: a scheduled mail is cancelled if the other party writes
+            first.
+        :returns: the queued ``mail.mail`` (superuser environment).
+        :raises UserError: as :meth:`_crm_inbox_build` or :meth:`_inbox_send_checks`.
         """
-        detail = ", ".join(f"{addr} ({code} {text})" for addr, (code, text) in refused.items())
-        message = self.env._(
-            "Sent, but the mail server refused these recipients: %(detail)s. Check the "
-            "addresses and send to them again.", detail=detail)
-        if parent.conversation_id:
-            parent.conversation_id.sudo().message_post(
-                body=message, message_type="comment", subtype_xmlid="mail.mt_note",
-                author_id=self.env.user.partner_id.id)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {"type": "warning", "sticky": True, "message": message,
-                       "next": {"type": "ir.actions.act_window_close"}},
-        }
+        self.ensure_one()
+        draft = dict(draft or {
+            "to": self.to or "", "cc": self.cc or "", "bcc": self.bcc or "",
+            "subject": self.subject or "", "body": str(self.body or ""),
+            "signature_id": self.signature_id.id or False,
+            "attachment_ids": self.attachment_ids.ids,
+        })
+        draft.update(mode=self.mode, parent_id=self.parent_id.id or False,
+                     account_id=self.account_id.id)
+        self._inbox_send_checks(self.parent_id, draft)
+        message_id, raw, envelope = self._crm_inbox_build()
+        account = self.account_id.sudo()
+        server = account.mail_server_id
+        if not server.active:
+            raise UserError(self.env._("The account %(email)s cannot send yet: re-connect it "
+                                       "first.", email=account.email))
+        when = scheduled_at or fields.Datetime.now() + timedelta(seconds=max(delay, 0))
+        sender = self._format(Address(name=account.sender_name or self.env.user.name,
+                                      email=account.email))
+        mail = self.env["mail.mail"].sudo().create({
+            "email_from": sender,
+            "email_to": self.to or "",
+            "email_cc": self.cc or "",
+            "subject": self.subject or "",
+            "body_html": str(self.body or ""),
+            "message_id": message_id,
+            "message_type": "email_outgoing",
+            "author_id": self.env.user.partner_id.id,
+            "model": False,
+            "res_id": False,
+            "mail_server_id": server.id,
+            "state": "outgoing",
+            "scheduled_date": when,
+            "auto_delete": True,
+            "is_notification": False,
+            "crm_inbox_account_id": account.id,
+            "crm_inbox_conversation_id": self.parent_id.conversation_id.id or False,
+            "crm_inbox_parent_id": self.parent_id.id or False,
+            "crm_inbox_raw": base64.b64encode(raw),
+            "crm_inbox_envelope": "\n".join(envelope),
+            "crm_inbox_draft": draft,
+            "crm_inbox_cancel_on_reply": bool(cancel_on_reply and scheduled_at),
+        })
+        self.env.ref("mail.ir_cron_mail_scheduler_action").sudo()._trigger(at=when)
+        return mail
+
+    def action_send(self):
+        """Queue the message on Odoo's mail queue (sent at once, by the queue's
+        scheduled action, through the account's SMTP server; the copy is then filed in
+        Sent). A permanent failure shows on the conversation with the server's reason
+        and the draft (Edit and resend); a server out of reach keeps it queued.
+
+        :raises UserError: nothing can be queued as it is (see :meth:`_crm_inbox_build`).
+        """
+        self.ensure_one()
+        self._crm_inbox_queue()
+        return {"type": "ir.actions.act_window_close"}
 
 
 def _signature_text(html):

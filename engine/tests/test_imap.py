@@ -485,3 +485,21 @@ def test_xoauth2_not_offered_is_capability_missing(dovecot):
     with pytest.raises(CapabilityMissing) as info:
         IMAPSession(settings).open()
     assert "some-token" not in str(info.value)
+
+
+def test_search_message_id_and_file_once(dovecot, fresh_folder):
+    from engine.sync import file_message_once
+
+    raw = _msg("filed once")
+    with IMAPSession(dovecot.imap_settings(ALICE)) as imap:
+        imap.examine(fresh_folder)
+        assert imap.search_message_id("<filed.once@example.com>") == []
+        path, uid, uidvalidity, appended = file_message_once(
+            imap, fresh_folder, raw, "<filed.once@example.com>")
+        assert (path, appended) == (fresh_folder, True) and uid and uidvalidity
+        # a retried send: found by Message-ID, not APPENDed again
+        again = file_message_once(imap, fresh_folder, raw, "<filed.once@example.com>")
+        assert again == (fresh_folder, uid, uidvalidity, False)
+        with pytest.raises(ValueError):
+            imap.search_message_id("<x@y>\r\nA1 LOGOUT")
+    assert list(dovecot.messages(ALICE, fresh_folder)) == [uid]

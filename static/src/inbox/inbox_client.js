@@ -30,6 +30,7 @@ import { ResizablePanel } from "@web/core/resizable_panel/resizable_panel";
 import { router } from "@web/core/browser/router";
 import { useDebounced } from "@web/core/utils/timing";
 import { user } from "@web/core/user";
+import { deserializeDateTime } from "@web/core/l10n/dates";
 import { InboxMessage } from "./inbox_message";
 import { InboxComposer, MODES } from "./inbox_composer";
 import { InboxCrmPanel } from "./inbox_crm_panel";
@@ -166,12 +167,14 @@ export class InboxClient extends Component {
         });
         onMounted(() => {
             this.busService?.subscribe("crm_inbox/new_mail", this.onNewMail);
+            this.busService?.subscribe("crm_inbox/outbox", this.onOutbox);
             this.busService?.start?.();
             this.clock = setInterval(() => (this.state.now = Date.now()), 60000);
             this.scrollToSelected();
         });
         onWillUnmount(() => {
             this.busService?.unsubscribe("crm_inbox/new_mail", this.onNewMail);
+            this.busService?.unsubscribe("crm_inbox/outbox", this.onOutbox);
             clearTimeout(this.readTimer);
             clearInterval(this.clock);
         });
@@ -895,15 +898,22 @@ export class InboxClient extends Component {
         }
         const id = thread.conversation.id;
         let draft = this.state.drafts[id];
-        // a new draft is shown once its defaults are in (never an empty To: for a moment)
-        const fresh = !draft;
-        if (fresh) {
+        let isNew = false;
+        if (!draft) {
+            // a draft saved earlier (another tab, before the browser was closed)
+            const saved = await this.orm.call("crm.inbox.draft", "inbox_load_draft", [id]);
+            if (saved && !this.state.drafts[id]) {
+                await this.restoreDraft({ ...saved, conversation_id: id });
+                return;
+            }
+            // a new draft is shown once its defaults are in (never an empty To: for a moment)
             draft = {
                 mode: null, text: "", to: "", cc: "", bcc: "", subject: "", attachments: [],
                 signatures: [], signatureId: false, signatureText: "", quote: "",
                 showQuote: false, showCc: false, open: true, sending: false, focusToken: 0,
-                messageId: target.id,
+                messageId: target.id, conversationId: id,
             };
+            isNew = true;
         }
         draft.open = true;
         draft.focusToken++;
@@ -928,7 +938,7 @@ export class InboxClient extends Component {
                 ],
             });
         }
-        if (fresh && this.state.thread?.conversation.id === id) {
+        if (isNew && this.state.thread?.conversation.id === id) {
             this.state.drafts[id] = draft;
             await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve)));
         }
@@ -951,6 +961,68 @@ export class InboxClient extends Component {
         if (id) {
             delete this.state.drafts[id];
         }
+    }
+
+    /** A mail of the outbox failed or left: the open thread shows it. */
+    onOutbox = async ({ conversation_id }) => {
+        if (conversation_id === this.state.selectedId) {
+            await this.loadThread(conversation_id, { keepExpanded: true });
+        }
+    };
+
+    outboxDate(item) {
+        if (!item.scheduled_at) {
+            return "";
+        }
+        const when = deserializeDateTime(item.scheduled_at);
+        if (when.diffNow("seconds").seconds < 60) {
+            return _t("in a few seconds");
+        }
+        return when.toLocaleString({ weekday: "short", day: "numeric", month: "short",
+            hour: "numeric", minute: "numeric" });
+    }
+
+    /**
+     * Undo, Edit (scheduled) or Edit and resend (failed): the mail leaves the queue and its
+     * draft comes back into the reply box of its conversation.
+     */
+    async restoreDraft(saved) {
+        const id = saved.conversation_id || this.state.thread?.conversation.id;
+        if (!id) {
+            return;
+        }
+        this.state.drafts[id] = {
+            mode: saved.mode || "reply", text: saved.text || "", to: saved.to || "",
+            cc: saved.cc || "", bcc: saved.bcc || "", subject: saved.subject || "",
+            attachments: saved.attachments || [], signatures: [],
+            signatureId: saved.signature_id || false, signatureText: "", quote: "",
+            showQuote: false, showCc: Boolean(saved.cc || saved.bcc), open: false,
+            sending: false, focusToken: 0, messageId: saved.message_id, conversationId: id,
+        };
+        if (id === this.state.selectedId) {
+            await this.loadThread(id, { keepExpanded: true });
+            const messageId = saved.message_id || this.replyTarget?.id;
+            const defaults = await this.orm.call("crm.inbox.compose", "inbox_reply_defaults", [
+                messageId, saved.mode || "reply",
+            ]);
+            Object.assign(this.state.drafts[id], {
+                messageId,
+                signatures: defaults.signatures, signatureText: defaults.signature_text,
+                quote: defaults.quote, open: true,
+            });
+            this.state.drafts[id].focusToken++;
+        }
+    }
+
+    async editOutbox(item) {
+        const saved = await this.orm.call("crm.inbox.compose", "inbox_undo_send", [item.id]);
+        await this.restoreDraft(saved);
+    }
+
+    async cancelOutbox(item) {
+        await this.orm.call("crm.inbox.compose", "inbox_cancel_send", [item.id]);
+        this.notification.add(_t("Cancelled: it will not be sent."), { type: "info" });
+        await this.loadThread(this.state.selectedId, { keepExpanded: true });
     }
 
     async onSent() {

@@ -161,13 +161,39 @@ tours.add("crm_inbox_client_tour", {
             run: "press ctrl+Enter",
         },
         {
-            content: "The reply shows at the foot of the thread",
-            // an HTML body: in its sandboxed frame
-            trigger: ".o_crm_inbox_messages .o_crm_inbox_message:nth-child(4):last-child.o_out.o_expanded :iframe body:contains(la entrega es el lunes 7)",
+            content: "Undo is offered while the mail waits in the outbox",
+            trigger: ".o_crm_inbox_undo_notification button:contains(Undo)",
+        },
+        {
+            trigger: ".o_crm_inbox_outbox_item.o_scheduled:contains(Re: Pedido 289)",
+        },
+        {
+            content: "Undo: nothing is sent, the draft comes back",
+            trigger: ".o_crm_inbox_undo_notification button:contains(Undo)",
+            run: "click",
+        },
+        {
+            trigger: ".o_crm_inbox_composer .o_crm_inbox_reply_attachment:contains(delivery-notes.txt)",
+        },
+        {
+            trigger: ".o_crm_inbox_thread:not(:has(.o_crm_inbox_outbox_item))",
+        },
+        {
+            content: "The text is back",
+            trigger: ".o_crm_inbox_composer .o_crm_inbox_reply_text",
             run() {
-                const frame = document.querySelector(".o_crm_inbox_message:last-child iframe");
-                assert(frame.getAttribute("sandbox").indexOf("allow-scripts") < 0, "no scripts");
+                const text = document.querySelector(".o_crm_inbox_composer .o_crm_inbox_reply_text");
+                assert(text.value.includes("la entrega es el lunes 7"), text.value);
             },
+        },
+        {
+            content: "Send again",
+            trigger: ".o_crm_inbox_composer .o_crm_inbox_send",
+            run: "click",
+        },
+        {
+            content: "It waits in the outbox (the queue sends it after the delay)",
+            trigger: ".o_crm_inbox_outbox_item.o_scheduled:contains(Re: Pedido 289)",
         },
         {
             trigger: ".o_crm_inbox_reply_stub",
