@@ -3,6 +3,7 @@ from . import crm_inbox_account_secret
 from . import crm_inbox_account_oauth
 from . import crm_inbox_folder
 from . import crm_inbox_message
+from . import crm_inbox_message_automatic
 from . import crm_inbox_conversation
 from . import crm_inbox_chatter
 from . import res_partner
