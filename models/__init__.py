@@ -13,6 +13,7 @@ from . import res_company
 from . import res_users
 from . import crm_inbox_account_member
 from . import crm_inbox_account_sharing
+from . import crm_inbox_account_team
 from . import crm_inbox_signature
 from . import crm_inbox_forwarding
 from . import mail_thread

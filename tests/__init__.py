@@ -29,3 +29,4 @@ from . import test_inbox_client_actions
 from . import test_inbox_client_api
 from . import test_inbox_client_ui
 from . import test_automatic_mail
+from . import test_assignment
