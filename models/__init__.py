@@ -19,3 +19,4 @@ from . import crm_inbox_forwarding
 from . import mail_thread
 from . import crm_inbox_client_actions
 from . import crm_inbox_client
+from . import crm_inbox_automation

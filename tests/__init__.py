@@ -30,3 +30,4 @@ from . import test_inbox_client_api
 from . import test_inbox_client_ui
 from . import test_automatic_mail
 from . import test_assignment
+from . import test_automation
