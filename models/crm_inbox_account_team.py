@@ -10,6 +10,8 @@ conversation already assigned keeps its assignee whatever arrives in it.
 
 from odoo import api, fields, models
 
+from ..engine.mime import normalize_email
+
 ASSIGNMENT_RULES = [
     ("manual", "Manual"),
     ("round_robin", "Round-robin"),
@@ -54,9 +56,26 @@ class CrmInboxAccountTeam(models.Model):
         help="Manual: nobody until someone assigns it. Round-robin: each member at the "
         "reply level in turn. Least loaded: the member with the fewest open "
         "conversations. Members marked away are skipped.")
+    alias_emails = fields.Char(
+        "Other addresses",
+        help="Comma-separated aliases that deliver into this mailbox (e.g. info@ on "
+        "sales@): never added as recipients of a reply, like the account's own address.")
     assignment_last_member_id = fields.Many2one(
         "crm.inbox.account.member", "Last assigned member", readonly=True, copy=False,
         ondelete="set null", help="Where the round-robin resumes.")
+
+    def _crm_inbox_own_addresses(self):
+        """Normalized addresses of these accounts: each one's address and aliases.
+
+        :returns: a set of str.
+        """
+        own = set()
+        for account in self.sudo():
+            own.add(normalize_email(account.email or ""))
+            for alias in (account.alias_emails or "").replace(";", ",").split(","):
+                own.add(normalize_email(alias))
+        own.discard("")
+        return own
 
     def _crm_inbox_assignable_members(self):
         """Members who take new conversations, in list order (user members at the reply

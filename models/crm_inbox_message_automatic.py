@@ -8,13 +8,22 @@ of a blacklist-enabled model (``mail.thread.blacklist``: contacts, leads...) wit
 normalized address has ``_message_receive_bounce`` called (``message_bounce`` + 1).
 """
 
-from odoo import models
+from odoo import fields, models
 
 from ..engine.gateway import bounced_recipients
 
 
 class CrmInboxMessageAutomatic(models.Model):
     _inherit = "crm.inbox.message"
+
+    email_reply_to = fields.Char(
+        "Reply-To", readonly=True,
+        help="Where the sender asked replies to go (RFC 5322 section 3.6.3); empty: From.")
+
+    def _prepare_vals(self, folder, fetched_msg, msg, partners):
+        vals = super()._prepare_vals(folder, fetched_msg, msg, partners)
+        vals["email_reply_to"] = ", ".join(str(a) for a in msg.reply_to if a.email) or False
+        return vals
 
     def _store_batch(self, folder, items, partners):
         rows = super()._store_batch(folder, items, partners)

@@ -31,3 +31,4 @@ from . import test_inbox_client_ui
 from . import test_automatic_mail
 from . import test_assignment
 from . import test_automation
+from . import test_safe_recipients

@@ -850,6 +850,8 @@ export class InboxClient extends Component {
                 signatureId: draft.signatureId || defaults.signature_id || false,
                 signatureText: defaults.signature_text,
                 quote: defaults.quote,
+                originalAddresses: defaults.original_addresses || [],
+                ownAddresses: defaults.own_addresses || [],
                 showCc: Boolean(defaults.cc) || draft.showCc,
                 attachments: [
                     ...draft.attachments.filter((a) => !a.forwarded),
