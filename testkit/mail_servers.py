@@ -752,6 +752,7 @@ class _Handler:
         self._server = server
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self._server.mail_commands += 1
         # Enforced here rather than with aiosmtpd's auth_required, which warns
         # on every connection when TLS is not required for AUTH.
         if self._server.auth_required and not session.authenticated:
@@ -869,6 +870,8 @@ class SMTPTestServer:
         self.refused_recipients: set[str] = set()
         self.refused_senders: set[str] = set()
         self.refuse_data = False
+        #: number of MAIL FROM commands received (accepted or not)
+        self.mail_commands = 0
         #: called with each accepted :class:`ReceivedMessage`, in the server's thread
         #: (e.g. :meth:`MailgatePipe.forward` to hand it on to Odoo's mail gateway)
         self.on_message: Callable[[ReceivedMessage], None] | None = None

@@ -32,3 +32,4 @@ from . import test_automatic_mail
 from . import test_assignment
 from . import test_automation
 from . import test_safe_recipients
+from . import test_size_limit
