@@ -148,6 +148,20 @@ def bounced_recipients(raw: bytes) -> list[str]:
     return out
 
 
+#: Warnings of ``engine.mime.parse_message`` that mean a parsing limit (``ParseLimits``)
+#: was reached: the message is shown as "too large to display", the original kept.
+_LIMIT_WARNING_RE = re.compile(
+    r"parse time over|more than \d+ MIME parts|MIME nesting deeper|MIME structure too deep"
+    r"|header block of \d+ bytes over|MemoryError|too large", re.IGNORECASE)
+
+
+def over_parse_limits(warnings: str) -> bool:
+    """Whether the stored parse warnings (newline-separated, as
+    ``crm.inbox.message.parse_warning``) say a parsing limit was reached
+    (``engine.mime.ParseLimits``: size of the header block, parts, depth, time)."""
+    return bool(_LIMIT_WARNING_RE.search(warnings or ""))
+
+
 def delivery_key(raw: bytes) -> str:
     """The key of one delivered message: ``"sha256:<hex>"`` of its bytes.
 
@@ -164,5 +178,6 @@ __all__ = [
     "delivery_addresses",
     "delivery_key",
     "header_value",
+    "over_parse_limits",
     "sender_address",
 ]

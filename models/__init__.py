@@ -20,3 +20,4 @@ from . import mail_thread
 from . import crm_inbox_client_actions
 from . import crm_inbox_client
 from . import crm_inbox_automation
+from . import crm_inbox_client_size

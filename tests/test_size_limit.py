@@ -69,3 +69,28 @@ class TestSizeLimit(CrmInboxCase):
             composer.action_send()
         self.assertIn("bytes over", str(info.exception))
         self.assertEqual(self.small_smtpd.mail_commands, before)
+
+    def test_message_over_the_parsing_limits_is_a_placeholder(self):
+        account = self._connect(self._fresh_account())
+        parts = "".join(f"--b\r\nContent-Type: text/plain\r\n\r\npart {n}\r\n"
+                        for n in range(1100))
+        self.dovecot.append(account.email, "INBOX", (
+            f"From: Ann <ann@client.example>\r\nTo: {account.email}\r\nSubject: Huge\r\n"
+            f"Message-ID: <huge-1@client.example>\r\nDate: Wed, 18 Nov 2026 08:00:00 +0000\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+            f"{parts}--b--\r\n").encode())
+        account._sync()
+        message = self.env["crm.inbox.message"].search([("account_id", "=", account.id)])
+        self.assertTrue(message.is_malformed)
+        thread = self.env["crm.inbox.conversation"].with_user(self.user).inbox_thread(
+            message.conversation_id.id)
+        shown = thread["messages"][0]
+        self.assertTrue(shown["too_large"])
+        self.assertIn("MIME parts", shown["too_large"]["reason"])
+        self.assertEqual(shown["too_large"]["size"], message.size)
+        self.assertEqual(shown["snippet"], "Too large to display")
+        self.assertEqual(shown["body_main"], "")
+        att_id = int(shown["too_large"]["download_url"].split("/")[3].split("?")[0])
+        original = self.env["ir.attachment"].browse(att_id)
+        self.assertEqual(original.mimetype, "message/rfc822")
+        self.assertIn(b"part 1099", original.raw)
