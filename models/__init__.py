@@ -21,3 +21,4 @@ from . import crm_inbox_client_actions
 from . import crm_inbox_client
 from . import crm_inbox_automation
 from . import crm_inbox_client_size
+from . import crm_inbox_conversation_presence

@@ -72,6 +72,9 @@ class CrmInboxComposeChecks(models.TransientModel):
     def _inbox_send_checks(self, parent, values):
         """Checks run before an inline reply is sent; nothing is sent when one fails.
 
+        * collision: an email stored in the conversation after the user last saw it
+          (``crm.inbox.conversation._inbox_new_since_seen``: a newer message, or a
+          reply sent by someone else, also from another mail client);
         * size: the message's estimated size against the SMTP server's advertised
           ``SIZE`` (:rfc:`1870`; read at most once a day, see
           ``crm.inbox.account._crm_inbox_smtp_size_limit``); the engine checks the exact
@@ -83,6 +86,11 @@ class CrmInboxComposeChecks(models.TransientModel):
         :raises UserError: the message is too large, saying by how much.
         """
         account = parent.account_id
+        if parent.conversation_id and parent.conversation_id._inbox_new_since_seen():
+            # the reply box asks for a review first (inbox_send_review); this is the net
+            raise UserError(self.env._(
+                "New mail arrived in this conversation since you opened it (or a colleague "
+                "answered): read it first, then send your reply again. Your draft is kept."))
         limit = account._crm_inbox_smtp_size_limit()
         if limit:
             size = self._crm_inbox_estimated_size(parent, values)
