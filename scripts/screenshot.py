@@ -29,6 +29,10 @@ def main():
                         help="open the conversation at this index of the list (0: newest)")
     parser.add_argument("--click", default="",
                         help="CSS selector of an element to click before the row and the shot")
+    parser.add_argument("--then", action="append", default=[],
+                        help="CSS selector clicked after the row (repeatable, in order)")
+    parser.add_argument("--login", default="admin")
+    parser.add_argument("--password", default="admin")
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--out", default="static/description/screenshot_inbox.png")
@@ -37,7 +41,8 @@ def main():
 
     session = requests.Session()
     response = session.post(f"{args.url}/web/session/authenticate", json={
-        "jsonrpc": "2.0", "params": {"db": args.db, "login": "admin", "password": "admin"},
+        "jsonrpc": "2.0", "params": {"db": args.db, "login": args.login,
+                                  "password": args.password},
     }, timeout=30)
     response.raise_for_status()
     sid = session.cookies["session_id"]
@@ -84,6 +89,10 @@ def main():
             call("Runtime.evaluate", expression=(
                 f"document.querySelectorAll('.o_crm_inbox_row')[{args.row}]?.click()"))
             time.sleep(4)
+        for selector in args.then:
+            call("Runtime.evaluate", expression=(
+                f"document.querySelector({json.dumps(selector)})?.click()"))
+            time.sleep(3)
         shot = call("Page.captureScreenshot", format="png")
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "wb") as handle:

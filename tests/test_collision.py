@@ -1,8 +1,10 @@
 """Collision warning: presence on a conversation's bus channel, review before sending."""
 
+import json
+
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import CrmInboxCase
 
@@ -110,3 +112,40 @@ class TestCollisionWarning(CrmInboxCase):
         news = Conv.inbox_send_review(parent.id)
         self.assertEqual([(n["direction"], n["snippet"]) for n in news],
                          [("out", "Done already.")])
+
+
+@tagged("post_install", "-at_install")
+class TestCollisionUi(HttpCase, CrmInboxCase):
+    """Two sessions on one conversation: the colleague's (HTTP session, presence by
+    JSON-RPC) and the user's, in Chromium."""
+
+    def test_presence_and_review_before_send(self):
+        account = self._connect(self._fresh_account(
+            name="Team mailbox", account_type="shared", member_ids=[
+                Command.create({"user_id": self.colleague.id, "access_level": "reply"})]))
+        box = account.email
+        self.dovecot.append(box, "INBOX", (
+            f"From: Ann <ann@client.example>\r\nTo: {box}\r\nSubject: Order 1\r\n"
+            f"Message-ID: <ui-1@client.example>\r\nDate: Wed, 18 Nov 2026 08:00:00 +0000"
+            f"\r\n\r\nPlease confirm order 1.\r\n").encode())
+        account._sync()
+        conversation = self.env["crm.inbox.conversation"].search([("account_id", "=", account.id)])
+        # the colleague's own session opens the conversation (JSON-RPC over HTTP)
+        self.authenticate("crm_inbox_colleague", "crm_inbox_colleague")
+        response = self.url_open("/web/dataset/call_kw", data=json.dumps({
+            "jsonrpc": "2.0", "method": "call", "params": {
+                "model": "crm.inbox.conversation", "method": "inbox_presence",
+                "args": [conversation.id, "open"], "kwargs": {}}}),
+            headers={"Content-Type": "application/json"})
+        self.assertNotIn("error", response.json())
+        # the customer's next email waits in Dovecot for the sync the tour runs
+        self.dovecot.append(box, "INBOX", (
+            f"From: Ann <ann@client.example>\r\nTo: {box}\r\nSubject: Re: Order 1\r\n"
+            f"Message-ID: <ui-2@client.example>\r\nIn-Reply-To: <ui-1@client.example>\r\n"
+            f"Date: Wed, 18 Nov 2026 08:05:00 +0000\r\n\r\nOne more thing: blue, not red.\r\n"
+        ).encode())
+        self.smtpd.clear()
+        self.start_tour("/odoo/crm-inbox", "crm_inbox_collision_tour", login="crm_inbox_sales",
+                        timeout=180)
+        self.assertEqual(len(self.smtpd.wait_for(1)), 1)
+        self.assertEqual(conversation.email_count, 3)
