@@ -106,13 +106,15 @@ class CrmInboxConversationPresence(models.Model):
             ``"close"`` (left).
         :returns: ``{"viewers": [{"id", "name", "state"}], "seen_at": str}`` (the
             others present; when this user's view counts as seen, UTC).
-        :raises UserError: unknown state. AccessError: the conversation is not readable.
+        :raises UserError: unknown state. AccessError: the conversation is not readable
+            (a deleted conversation answers no viewers, without error).
         """
         if state not in PRESENCE_STATES:
             raise UserError(self.env._("Unknown presence “%(state)s”.", state=state))
         conversation = self.browse(int(conversation_id)).exists()
         if not conversation:
-            raise UserError(self.env._("The conversation no longer exists: reload the list."))
+            # deleted meanwhile (or left after deleting it): nobody to tell, no error
+            return {"viewers": [], "seen_at": False}
         conversation.check_access("read")
         View = self.env["crm.inbox.conversation.view"].sudo()
         now = fields.Datetime.now()

@@ -120,8 +120,11 @@ class TestCollisionUi(HttpCase, CrmInboxCase):
     JSON-RPC) and the user's, in Chromium."""
 
     def test_presence_and_review_before_send(self):
+        admin = new_test_user(self.env, login="coll_ui_admin", name="Uma Admin",
+                              groups="base.group_user,crm_inbox.group_crm_inbox_manager")
         account = self._connect(self._fresh_account(
-            name="Team mailbox", account_type="shared", member_ids=[
+            user=admin, name="Team mailbox", account_type="shared", member_ids=[
+                Command.create({"user_id": self.user.id, "access_level": "manage"}),
                 Command.create({"user_id": self.colleague.id, "access_level": "reply"})]))
         box = account.email
         self.dovecot.append(box, "INBOX", (

@@ -829,14 +829,15 @@ export class InboxClient extends Component {
             this.state.drafts[id] = {
                 mode: null, text: "", to: "", cc: "", bcc: "", subject: "", attachments: [],
                 signatures: [], signatureId: false, signatureText: "", quote: "",
-                showQuote: false, showCc: false, open: true, sending: false, focusToken: 0,
+                showQuote: false, showCc: false, open: false, sending: false, focusToken: 0,
                 messageId: target.id,
             };
             draft = this.state.drafts[id];
         }
-        draft.open = true;
         draft.focusToken++;
         if (draft.mode !== mode || draft.messageId !== target.id) {
+            // the box opens once its recipients are known (never an empty To shown)
+            draft.open = draft.mode !== null && draft.open;
             const defaults = await this.orm.call("crm.inbox.compose", "inbox_reply_defaults", [
                 target.id, mode,
             ]);
@@ -859,6 +860,7 @@ export class InboxClient extends Component {
                 ],
             });
         }
+        draft.open = true;
         Promise.resolve().then(() => {
             // the whole box, Send button included
             this.threadRef.el?.querySelector(".o_crm_inbox_composer")?.scrollIntoView({
