@@ -7,7 +7,7 @@
     "author": "crm_inbox contributors",
     "website": "https://github.com/crm-inbox/crm_inbox",
     "license": "LGPL-3",
-    "depends": ["crm", "mail"],
+    "depends": ["crm", "mail", "base_automation"],
     "external_dependencies": {
         "python": ["imapclient", "msal", "dnspython"],
     },

@@ -134,6 +134,22 @@ class SendFailed(EngineError):
         self.smtp_code = smtp_code
 
 
+class MessageTooLarge(SendFailed):
+    """The message is larger than the SMTP server's advertised ``SIZE`` (:rfc:`1870`
+    section 4): refused before ``MAIL FROM``, so nothing was sent.
+
+    :ivar size: the message size in bytes (CRLF line endings, as it would be sent).
+    :ivar limit: the server's maximum in bytes.
+    :ivar over: ``size - limit`` in bytes.
+    """
+
+    def __init__(self, message="", *, size=0, limit=0, **kw):
+        super().__init__(message, smtp_code=552, **kw)
+        self.size = size
+        self.limit = limit
+        self.over = size - limit
+
+
 class OAuthError(EngineError):
     """The OAuth authorization server refused a request.
 

@@ -29,7 +29,7 @@ VISIBLE_FIELDS = ("To", "Cc")
 _BOUNCE_SENDER_RE = re.compile(r"^(mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
 _REPORT_RE = re.compile(r"multipart/report", re.IGNORECASE)
 _DSN_RE = re.compile(r"report-type\s*=\s*\"?(delivery-status|disposition-notification)", re.IGNORECASE)
-_AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk", "list"})
+_AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 
 
 def _headers(raw: bytes):
@@ -75,32 +75,91 @@ def header_value(raw: bytes, name: str) -> str:
 
 
 def automatic_kind(raw: bytes) -> str:
-    """Whether *raw* was sent by a machine in answer to mail: ``"bounce"``,
-    ``"auto_reply"`` or ``""`` (a person's mail).
+    """Whether *raw* was sent by a machine: ``"bounce"``, ``"auto_reply"``, ``"bulk"`` or
+    ``""`` (a person's mail).
 
     * bounce: a delivery or disposition report (``multipart/report``,
-      :rfc:`3462`, :rfc:`3464`, :rfc:`8098`), a null return path (``Return-Path: <>``)
-      or a sender ``MAILER-DAEMON@``/``postmaster@``;
+      :rfc:`3462`, :rfc:`3464`, :rfc:`8098`), a sender ``MAILER-DAEMON@``/``postmaster@``,
+      or a null return path (``Return-Path: <>``, :rfc:`5321` section 4.5.5) on mail
+      not marked as an automatic reply (responders use the null path too);
     * auto_reply: ``Auto-Submitted`` other than ``no`` (:rfc:`3834` section 5, set by
-      Exchange and Gmail out-of-office replies), ``X-Autoreply``/``X-Autorespond``, or
-      ``Precedence: auto_reply|bulk|junk|list``.
+      Exchange, Gmail and Sieve vacation out-of-office replies), ``X-Autoreply`` /
+      ``X-Autorespond`` (older responders), ``Precedence: auto_reply``;
+    * bulk: mailing-list and mass mail: a ``List-Id`` (:rfc:`2919`) or
+      ``List-Unsubscribe`` (:rfc:`2369`) field, ``Precedence: bulk|junk|list``.
 
-    :param raw: the RFC 5322 message bytes.
+    None of them is the other party's answer; none creates a contact or a lead.
+
+    :param raw: the RFC 5322 message bytes (only the header block is read).
     """
     msg = _headers(raw)
     content_type = str(msg.get("Content-Type", ""))
     return_path = str(msg.get("Return-Path", "")).strip()
     if (_REPORT_RE.search(content_type) and _DSN_RE.search(content_type)) \
-            or return_path == "<>" or _BOUNCE_SENDER_RE.search(sender_address(raw)):
+            or _BOUNCE_SENDER_RE.search(sender_address(raw)):
         return "bounce"
     auto = str(msg.get("Auto-Submitted", "")).strip().lower()
-    if auto and auto != "no":
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    if (auto and auto != "no") or msg.get("X-Autoreply") or msg.get("X-Autorespond") \
+            or precedence == "auto_reply":
+        # before the null return path: RFC 3834 section 3.3 asks responders for one
         return "auto_reply"
-    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
-        return "auto_reply"
-    if str(msg.get("Precedence", "")).strip().lower() in _AUTO_PRECEDENCE:
-        return "auto_reply"
+    if return_path == "<>":
+        return "bounce"
+    if precedence in _AUTO_PRECEDENCE or msg.get("List-Id") or msg.get("List-Unsubscribe"):
+        return "bulk"
     return ""
+
+
+def bounced_recipients(raw: bytes) -> list[str]:
+    """Normalized addresses a delivery-status report (:rfc:`3464`) says failed.
+
+    Reads each per-recipient group of the ``message/delivery-status`` part: its
+    ``Final-Recipient`` (or ``Original-Recipient``), ``rfc822;`` address type, when
+    ``Action: failed`` (delayed, delivered, relayed and expanded are not bounces).
+    Without a machine-readable part, nothing is guessed: ``[]``.
+
+    :param raw: the RFC 5322 message bytes.
+    :returns: list of normalized addresses, in report order, no duplicates.
+    """
+    from email.parser import BytesParser
+
+    try:
+        msg = BytesParser(policy=compat32).parsebytes(raw or b"")
+    except Exception:  # noqa: BLE001 (a broken report bounces nobody)
+        return []
+    out = []
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        groups = part.get_payload()
+        if not isinstance(groups, list):
+            continue
+        for group in groups[1:]:  # the first group is per-message (Reporting-MTA)
+            if str(group.get("Action", "")).strip().lower() != "failed":
+                continue
+            field = group.get("Final-Recipient") or group.get("Original-Recipient") or ""
+            kind, _sep, address = str(field).partition(";")
+            if kind.strip().lower() != "rfc822":
+                continue
+            norm = normalize_email(address.strip())
+            if norm and norm not in out:
+                out.append(norm)
+    return out
+
+
+#: Warnings of ``engine.mime.parse_message`` that mean a parsing limit (``ParseLimits``)
+#: was reached: the message is shown as "too large to display", the original kept.
+_LIMIT_WARNING_RE = re.compile(
+    r"parse time over|more than \d+ MIME parts|MIME nesting deeper|MIME structure too deep"
+    r"|header block of \d+ bytes over|MemoryError|too large", re.IGNORECASE)
+
+
+def over_parse_limits(warnings: str) -> bool:
+    """Whether the stored parse warnings (newline-separated, as
+    ``crm.inbox.message.parse_warning``) say a parsing limit was reached
+    (``engine.mime.ParseLimits``: size of the header block, parts, depth, time)."""
+    return bool(_LIMIT_WARNING_RE.search(warnings or ""))
 
 
 def delivery_key(raw: bytes) -> str:
@@ -115,8 +174,10 @@ def delivery_key(raw: bytes) -> str:
 __all__ = [
     "ENVELOPE_FIELDS",
     "automatic_kind",
+    "bounced_recipients",
     "delivery_addresses",
     "delivery_key",
     "header_value",
+    "over_parse_limits",
     "sender_address",
 ]

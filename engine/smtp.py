@@ -23,6 +23,7 @@ from .errors import (
     ConnectionLost,
     ConnectionRefused,
     EngineError,
+    MessageTooLarge,
     ProtocolFailed,
     SendFailed,
     TLSFailed,
@@ -306,6 +307,14 @@ class SMTPSession(ServerSession):
 
     # -- sending -----------------------------------------------------------------
 
+    @property
+    def size_limit(self) -> int | None:
+        """The largest message the server accepts, in bytes, from the EHLO ``SIZE``
+        keyword (:rfc:`1870` section 4); ``None`` when not advertised or ``SIZE 0``
+        (no fixed maximum)."""
+        value = (self.features.get("size") or "").strip()
+        return int(value) if value.isdigit() and int(value) > 0 else None
+
     def send(
         self, raw: bytes, from_addr: str, to_addrs: Sequence[str]
     ) -> dict[str, tuple[int, str]]:
@@ -320,6 +329,8 @@ class SMTPSession(ServerSession):
         :param to_addrs: envelope recipients (bare addresses, Bcc included).
         :returns: recipients the server refused while others were accepted:
             ``{address: (smtp_code, reply text)}``; ``{}`` when all accepted.
+        :raises MessageTooLarge: *raw* is over the server's :attr:`size_limit`; raised
+            before ``MAIL FROM`` (nothing sent).
         :raises SendFailed: sender refused, every recipient refused, or DATA
             refused (``smtp_code`` set).
         :raises ConnectionLost: the server disconnected.
@@ -330,6 +341,12 @@ class SMTPSession(ServerSession):
         if not to_addrs:
             raise SendFailed("no recipients", step="send", protocol=PROTOCOL)
         data = _EOL_RE.sub(b"\r\n", raw)
+        limit = self.size_limit
+        if limit and len(data) > limit:
+            raise MessageTooLarge(
+                f"the message is {len(data)} bytes, the server accepts at most {limit} "
+                f"bytes (SIZE, RFC 1870): {len(data) - limit} bytes over",
+                size=len(data), limit=limit, protocol=PROTOCOL)
         options: list[str] = []
         if any(b > 127 for b in data) and smtp.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")

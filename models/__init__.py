@@ -3,6 +3,7 @@ from . import crm_inbox_account_secret
 from . import crm_inbox_account_oauth
 from . import crm_inbox_folder
 from . import crm_inbox_message
+from . import crm_inbox_message_automatic
 from . import crm_inbox_conversation
 from . import crm_inbox_chatter
 from . import res_partner
@@ -12,6 +13,7 @@ from . import res_company
 from . import res_users
 from . import crm_inbox_account_member
 from . import crm_inbox_account_sharing
+from . import crm_inbox_account_team
 from . import crm_inbox_signature
 from . import crm_inbox_forwarding
 from . import mail_thread
@@ -23,3 +25,6 @@ from . import crm_inbox_account_mail_server
 from . import ir_mail_server
 from . import mail_mail
 from . import crm_inbox_draft
+from . import crm_inbox_automation
+from . import crm_inbox_client_size
+from . import crm_inbox_conversation_presence

@@ -80,11 +80,13 @@ class CrmInboxMessage(models.Model):
                                   help="Could not be parsed: the original is attached as .eml.")
     parse_warning = fields.Text(readonly=True)
     automatic_kind = fields.Selection(
-        [("auto_reply", "Automatic reply"), ("bounce", "Delivery report")],
+        [("auto_reply", "Automatic reply"), ("bounce", "Delivery report"),
+         ("bulk", "List or bulk mail")],
         "Automatic mail", readonly=True, index="btree_not_null",
-        help="Sent by a machine in answer to mail (RFC 3834 Auto-Submitted, Precedence, "
-        "X-Autoreply; RFC 3464 delivery reports, empty Return-Path): not the other "
-        "party's answer. Empty for a person's mail (engine.gateway.automatic_kind).")
+        help="Sent by a machine (RFC 3834 Auto-Submitted, X-Autoreply, X-Autorespond; "
+        "RFC 3464 delivery reports, empty Return-Path; Precedence bulk/junk/list, "
+        "List-Id): not the other party's answer, never a new contact. Empty for a "
+        "person's mail (engine.gateway.automatic_kind).")
     # sender authentication, from the receiving server's Authentication-Results (RFC 8601)
     auth_spf = fields.Char("SPF", readonly=True)
     auth_dkim = fields.Char("DKIM", readonly=True)
@@ -245,7 +247,8 @@ class CrmInboxMessage(models.Model):
             ]):
                 waiting.setdefault(row.message_id, row)
         partners = self.env["res.partner"]._crm_inbox_find_partners(
-            account, [p for _f, p in parsed]
+            account, [p for _f, p in parsed],
+            no_new_contacts={id(p) for f, p in parsed if automatic_kind(f.raw)},
         )
         new, rekeyed = [], self.browse()
         for fetched_msg, msg in parsed:

@@ -28,7 +28,7 @@ class ResPartner(models.Model):
         return self.env["crm.inbox.compose"]._action_open({"default_to": self.email_formatted})
 
     @api.model
-    def _crm_inbox_find_partners(self, account, parsed_messages):
+    def _crm_inbox_find_partners(self, account, parsed_messages, no_new_contacts=()):
         """Map normalized addresses of *parsed_messages* to contacts, in one query.
 
         Matching is case-insensitive (``email_normalized``) and company-aware
@@ -37,7 +37,11 @@ class ResPartner(models.Model):
         sender, never for the account's own address, never for a sender that may be
         forged (``crm.inbox.message._crm_inbox_auth``: DMARC failed, or the From domain
         confirmed by neither DKIM nor SPF); such a sender is still matched to an
-        existing contact, and the message shows the warning.
+        existing contact, and the message shows the warning. Neither for the sender of
+        automatic mail (out-of-office replies, bounces, list mail).
+
+        :param no_new_contacts: ``id()`` of the parsed messages whose sender must not
+            become a contact (``engine.gateway.automatic_kind`` said automatic).
 
         :returns: ``{normalized email: res.partner}``
         """
@@ -48,6 +52,8 @@ class ResPartner(models.Model):
                 email = normalize_email(addr.email)
                 if email:
                     everyone.add(email)
+            if id(msg) in no_new_contacts:
+                continue  # automatic mail: a machine is not a contact
             if msg.from_ and self.env["crm.inbox.message"]._crm_inbox_auth(msg)[1]:
                 continue  # possibly forged sender: no new contact
             for addr in msg.from_[:1]:

@@ -29,12 +29,14 @@ def main():
                         help="open the conversation at this index of the list (0: newest)")
     parser.add_argument("--click", default="",
                         help="CSS selector of an element to click before the row and the shot")
-    parser.add_argument("--after", action="append", default=[],
+    parser.add_argument("--after", "--then", dest="after", action="append", default=[],
                         help="CSS selector to click after the row (repeatable, in order), "
                              "e.g. the Reply button, then a dropdown toggle")
     parser.add_argument("--js", action="append", default=[],
                         help="JavaScript to run after the clicks (repeatable), e.g. to type "
                              "into the reply box and press Send")
+    parser.add_argument("--login", default="admin")
+    parser.add_argument("--password", default="admin")
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--out", default="static/description/screenshot_inbox.png")
@@ -43,7 +45,8 @@ def main():
 
     session = requests.Session()
     response = session.post(f"{args.url}/web/session/authenticate", json={
-        "jsonrpc": "2.0", "params": {"db": args.db, "login": "admin", "password": "admin"},
+        "jsonrpc": "2.0", "params": {"db": args.db, "login": args.login,
+                                  "password": args.password},
     }, timeout=30)
     response.raise_for_status()
     sid = session.cookies["session_id"]

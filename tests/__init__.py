@@ -31,3 +31,9 @@ from . import test_inbox_client_ui
 from . import test_conversation_workflow
 from . import test_inbox_workflow_ui
 from . import test_account_mail_server
+from . import test_automatic_mail
+from . import test_assignment
+from . import test_automation
+from . import test_safe_recipients
+from . import test_size_limit
+from . import test_collision

@@ -19,8 +19,19 @@ COLLEAGUE_PASSWORD = "colleague-pass"
 def start_mail_servers(cls, users):
     """Start a Dovecot (IMAP) and an aiosmtpd (SMTP) server for the test class *cls*, on
     free loopback ports, with these ``{login: password}`` users (copied for each server):
-    ``cls.dovecot`` and ``cls.smtpd``, stopped when the class is done."""
-    cls.dovecot = DovecotServer(users=dict(users))
+    ``cls.dovecot`` and ``cls.smtpd``, stopped when the class is done.
+
+    A class with ``dovecot_lmtp = True`` also gets Dovecot's LMTP listener with Sieve
+    (``cls.dovecot.deliver``, ``cls.dovecot.set_sieve``) and ``cls.relay``, an SMTP server
+    without AUTH that receives the mail Sieve sends (vacation replies)."""
+    submission = None
+    if getattr(cls, "dovecot_lmtp", False):
+        cls.relay = SMTPTestServer(auth_required=False)
+        cls.relay.start()
+        cls.addClassCleanup(cls.relay.stop)
+        submission = (cls.relay.host, cls.relay.port)
+    cls.dovecot = DovecotServer(users=dict(users), lmtp=submission is not None,
+                                submission=submission)
     cls.dovecot.start()
     cls.addClassCleanup(cls.dovecot.stop)
     cls.smtpd = SMTPTestServer(users=dict(users))

@@ -123,6 +123,14 @@ class CrmInboxCompose(models.TransientModel):
     # the inline reply box of the inbox client (static/src/inbox/inbox_composer.js)
     # ------------------------------------------------------------------
     @api.model
+    def _inbox_send_checks(self, parent, values):
+        """Checks before an inline reply is sent (wizard/crm_inbox_compose_checks.py).
+
+        :returns: ``False`` to send, or the answer :meth:`inbox_send` returns instead.
+        """
+        return False
+
+    @api.model
     def _inbox_parent(self, message_id):
         parent = self.env["crm.inbox.message"].browse(int(message_id)).exists()
         if not parent:
@@ -197,6 +205,8 @@ class CrmInboxCompose(models.TransientModel):
             the draft); a Send later time in the past.
         """
         parent = self._inbox_parent(message_id)
+        if review := self._inbox_send_checks(parent, dict(values, mode=mode)):
+            return review
         defaults = self._inbox_defaults(parent, mode)
         text = (values.get("text") or "").strip()
         if not text and mode != "forward":

@@ -44,9 +44,17 @@ def test_people_mail_is_not_automatic():
 
 def test_auto_replies():
     for header in (b"Auto-Submitted: auto-replied", b"Auto-Submitted: auto-generated",
-                   b"X-Autoreply: yes", b"X-Autorespond: vacation", b"Precedence: bulk",
-                   b"Precedence: auto_reply"):
+                   b"X-Autoreply: yes", b"X-Autorespond: vacation", b"Precedence: auto_reply",
+                   b"auto-submitted:  Auto-Replied; owner-email=a@b.example"):
         assert automatic_kind(header + b"\r\nFrom: a@b.example\r\n\r\nx") == "auto_reply", header
+
+
+def test_bulk_and_list_mail():
+    for header in (b"Precedence: bulk", b"Precedence: junk", b"Precedence: LIST",
+                   b"List-Id: Sales news <news.shop.example>",
+                   b"List-Unsubscribe: <mailto:leave@shop.example>"):
+        assert automatic_kind(header + b"\r\nFrom: a@b.example\r\n\r\nx") == "bulk", header
+    assert automatic_kind(b"Precedence: first-class\r\nFrom: a@b.example\r\n\r\nx") == ""
 
 
 def test_bounces():
@@ -55,6 +63,35 @@ def test_bounces():
     assert automatic_kind(dsn) == "bounce"
     assert automatic_kind(b"Return-Path: <>\r\nFrom: a@b.example\r\n\r\nx") == "bounce"
     assert automatic_kind(b"From: postmaster@b.example\r\n\r\nx") == "bounce"
+    # a bounce that also says Auto-Submitted (as RFC 3464 reports do) stays a bounce
+    assert automatic_kind(b"Auto-Submitted: auto-replied\r\n" + dsn) == "bounce"
+
+
+DSN = (b"From: Mail Delivery System <MAILER-DAEMON@mx.example>\r\n"
+       b"To: sales@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+       b"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+       b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n"
+       b"\r\n--b1\r\nContent-Type: text/plain\r\n\r\nI could not deliver it.\r\n"
+       b"--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+       b"Reporting-MTA: dns; mx.example\r\n\r\n"
+       b"Final-Recipient: rfc822; Gone@Client.Example\r\nAction: failed\r\n"
+       b"Status: 5.1.1\r\n\r\n"
+       b"Final-Recipient: rfc822; late@client.example\r\nAction: delayed\r\n"
+       b"Status: 4.4.1\r\n\r\n"
+       b"Original-Recipient: rfc822; old@client.example\r\nAction: failed\r\n"
+       b"Status: 5.1.1\r\n\r\n"
+       b"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <x@y>\r\n"
+       b"--b1--\r\n")
+
+
+def test_bounced_recipients_read_the_delivery_status():
+    from engine.gateway import bounced_recipients
+
+    assert automatic_kind(DSN) == "bounce"
+    assert bounced_recipients(DSN) == ["gone@client.example", "old@client.example"]
+    assert bounced_recipients(FORWARDED) == []
+    assert bounced_recipients(b"") == []
+    assert bounced_recipients(b"Content-Type: message/delivery-status\r\n\r\ngarbage") == []
 
 
 def test_delivery_key_is_the_bytes():

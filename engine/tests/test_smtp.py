@@ -202,3 +202,25 @@ def test_silent_server_times_out():
         assert time.monotonic() - start < 5
     finally:
         listener.close()
+
+
+def test_message_over_the_advertised_size_is_refused_before_mail_from():
+    from engine.errors import MessageTooLarge
+    from engine.mime import build_message
+
+    with SMTPTestServer({ALICE: "alice-pass"}, size_limit=20_000) as server:
+        _mid, small = build_message(from_=ALICE, to=["bob@example.com"], subject="Small",
+                                    body_text="x" * 1000)
+        _mid, big = build_message(from_=ALICE, to=["bob@example.com"], subject="Big",
+                                  body_text="y" * 30_000)
+        with SMTPSession(server.smtp_settings(ALICE)) as smtp:
+            assert smtp.size_limit == 20_000
+            assert smtp.send(small, ALICE, ["bob@example.com"]) == {}
+            before = server.mail_commands
+            with pytest.raises(MessageTooLarge) as info:
+                smtp.send(big, ALICE, ["bob@example.com"])
+            assert server.mail_commands == before, "no MAIL FROM for a message too large"
+        err = info.value
+        assert err.limit == 20_000 and err.size > 30_000 and err.over == err.size - 20_000
+        assert f"{err.over} bytes over" in str(err)
+        assert len(server.messages) == 1

@@ -915,9 +915,10 @@ export class InboxClient extends Component {
             };
             isNew = true;
         }
-        draft.open = true;
         draft.focusToken++;
         if (draft.mode !== mode || draft.messageId !== target.id) {
+            // the box opens once its recipients are known (never an empty To shown)
+            draft.open = draft.mode !== null && draft.open;
             const defaults = await this.orm.call("crm.inbox.compose", "inbox_reply_defaults", [
                 target.id, mode,
             ]);
@@ -931,6 +932,8 @@ export class InboxClient extends Component {
                 signatureId: draft.signatureId || defaults.signature_id || false,
                 signatureText: defaults.signature_text,
                 quote: defaults.quote,
+                originalAddresses: defaults.original_addresses || [],
+                ownAddresses: defaults.own_addresses || [],
                 showCc: Boolean(defaults.cc) || draft.showCc,
                 attachments: [
                     ...draft.attachments.filter((a) => !a.forwarded),
@@ -938,6 +941,7 @@ export class InboxClient extends Component {
                 ],
             });
         }
+        draft.open = true;
         if (isNew && this.state.thread?.conversation.id === id) {
             this.state.drafts[id] = draft;
             await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve)));
