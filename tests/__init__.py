@@ -28,3 +28,4 @@ from . import test_chatter_ui
 from . import test_inbox_client_actions
 from . import test_inbox_client_api
 from . import test_inbox_client_ui
+from . import test_sync_scale
