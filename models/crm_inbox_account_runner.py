@@ -2,7 +2,8 @@
 
 A due account is a unit of work. Each sync runner (one of ``crm_inbox.sync_runners``
 ``ir.cron`` records, in any Odoo process on any host of the database) claims the most
-overdue account with ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1``, sets its lease in
+overdue account with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1`` (the
+lock Odoo's own ir.cron takes on its jobs), sets its lease in
 the same transaction and commits, so runners never wait on each other and never take
 the same account; a killed runner's accounts come back when the lease expires
 (``crm_inbox.sync_lease_seconds``).
@@ -15,11 +16,13 @@ PostgreSQL itself when a killed runner's connection drops).
 """
 
 import logging
+import random
 import time
 import uuid
 import zlib
 from datetime import timedelta
 
+import psycopg2
 from babel.dates import format_timedelta
 from odoo import api, fields, models
 from odoo.tools.misc import get_lang
@@ -34,6 +37,8 @@ RUNNER_CODE = "model._cron_sync_accounts()"
 STALE_INTERVALS = 3
 #: Re-claim delay of an account skipped because its host had no free connection slot.
 NO_SLOT_RETRY_SECONDS = 60
+#: Claim retries after a serialization failure (another runner committed the row).
+CLAIM_ATTEMPTS = 5
 
 #: The accounts any runner may sync at all (their next attempt aside).
 _SYNCABLE_SQL = """
@@ -57,7 +62,7 @@ _CLAIM_SQL = f"""
                AND a.id != ALL(%s)
           ORDER BY a.sync_next_attempt ASC NULLS FIRST, a.id
              LIMIT 1
-        FOR UPDATE OF a SKIP LOCKED
+        FOR NO KEY UPDATE OF a SKIP LOCKED
         """
 _LEASE_SQL = f"""
             UPDATE crm_inbox_account
@@ -253,7 +258,21 @@ class CrmInboxAccount(models.Model):
         :returns: ``(account, lease token)`` or ``None`` when no account is due.
         """
         self.env.flush_all()  # raw SQL below: pending ORM writes first
-        self.env.cr.execute(_CLAIM_SQL, (list(skip_ids),))
+        auto_commit = self._auto_commit()
+        for attempt in range(CLAIM_ATTEMPTS):
+            if auto_commit:
+                # a fresh snapshot (Odoo runs REPEATABLE READ): see the latest commits
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            try:
+                self.env.cr.execute(_CLAIM_SQL, (list(skip_ids),), log_exceptions=False)
+                break
+            except psycopg2.extensions.TransactionRollbackError:
+                # another runner committed this row between our snapshot and the lock
+                # (REPEATABLE READ): a fresh transaction sees it, claimed or not
+                if not auto_commit or attempt == CLAIM_ATTEMPTS - 1:
+                    raise
+                self.env.cr.rollback()
+                time.sleep(random.uniform(0, 0.05))
         row = self.env.cr.fetchone()
         if not row:
             return None

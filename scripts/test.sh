@@ -4,6 +4,7 @@
 #   tier 2 "odoo":   Odoo's own runner on a fresh PostgreSQL database (TransactionCase,
 #                    HttpCase and Chromium tours), only where `odoo` is importable.
 #   tier "kill":    real Odoo sync processes SIGKILLed at random points.
+#   tier "scale":   two sync runners (separate Odoo processes) on the same accounts.
 #   tier "lifecycle": an upgrade from the previous release's git ref keeps every row,
 #                    cursor and secret; an uninstall leaves nothing that acts.
 # Every tier runs under the loopback-only socket guard (testkit/socket_guard.py, loaded
@@ -97,6 +98,26 @@ if "$PY" -c "import odoo" 2>/dev/null; then
   guard_check kill
 else
   summary+=("kill: skipped (odoo is not importable here)")
+fi
+
+# tier "scale": two sync runners in separate Odoo processes on the same due accounts,
+# one SIGKILLed mid-sync (scripts/scale_kill_test.py); real Dovecot behind a delay proxy
+if "$PY" -c "import odoo" 2>/dev/null; then
+  echo "== tier scale: two concurrent sync runners, one SIGKILLed =="
+  slog="$(mktemp)"
+  guard_start scale
+  "$PY" scripts/scale_kill_test.py 2>&1 | tee "$slog"
+  src=${PIPESTATUS[0]}
+  sline=$(grep -E "^scale kill test (passed|FAILED)" "$slog" | tail -1)
+  if [ "$src" -eq 0 ]; then
+    summary+=("scale: passed (${sline#scale kill test passed: })")
+  else
+    summary+=("scale: FAILED (exit $src; ${sline:-no result line})"); status=1
+  fi
+  rm -f "$slog"
+  guard_check scale
+else
+  summary+=("scale: skipped (odoo is not importable here)")
 fi
 
 # tier "lifecycle": upgrade from the previous release's git ref, and install-use-uninstall
