@@ -282,6 +282,7 @@ class CrmInboxAccount(models.Model):
         account.invalidate_recordset(["sync_lease_token", "sync_lease_until"])
         if self._auto_commit():
             self.env.cr.commit()  # pylint: disable=invalid-commit
+        _logger.debug("crm_inbox: claimed account %s", account.id)
         return account, token
 
     @api.model
@@ -319,6 +320,7 @@ class CrmInboxAccount(models.Model):
                 _logger.exception("crm_inbox: unexpected error syncing account %s", account.id)
                 if self._auto_commit():
                     self.env.cr.rollback()
+            _logger.debug("crm_inbox: synced account %s (committed)", account.id)
             done += 1
         remaining = self._crm_inbox_backlog()["due"]
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
