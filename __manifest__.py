@@ -26,6 +26,7 @@
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
         "views/res_config_settings_views.xml",
+        "views/res_config_settings_sync_views.xml",
         "wizard/crm_inbox_compose_views.xml",
         "wizard/crm_inbox_account_disconnect_views.xml",
         "views/crm_inbox_signature_views.xml",

@@ -38,6 +38,12 @@ class ConnectFailed(EngineError):
     step = "connect"
 
 
+class Throttled(ConnectFailed):
+    """The server asked to come back later: IMAP ``[THROTTLED]`` / ``[UNAVAILABLE]`` /
+    ``[INUSE]`` / ``[LIMIT]`` response codes (RFC 5530; ``THROTTLED`` is Microsoft 365's),
+    SMTP 421 / 454 (RFC 5321 section 4.2.3). Back off; never a credentials problem."""
+
+
 class UnknownHost(ConnectFailed):
     """The host name does not resolve (DNS NXDOMAIN or no address)."""
 

@@ -34,10 +34,10 @@ from . import tls
 from .errors import (
     AuthenticationFailed,
     CapabilityMissing,
-    ConnectFailed,
     EngineError,
     FolderGone,
     ProtocolFailed,
+    Throttled,
     TLSFailed,
 )
 from .oauth import xoauth2_string
@@ -89,7 +89,8 @@ _MISSING_FOLDER_RE = re.compile(
     r"NONEXISTENT|TRYCREATE|doesn't exist|does not exist|not exist|no such|unknown mailbox|not found",
     re.IGNORECASE,
 )
-_TRANSIENT_LOGIN_RE = re.compile(r"\[(UNAVAILABLE|INUSE|SERVERBUG|LIMIT)\]", re.IGNORECASE)
+_TRANSIENT_LOGIN_RE = re.compile(r"\[(UNAVAILABLE|INUSE|SERVERBUG|LIMIT|THROTTLED)\]",
+                                 re.IGNORECASE)
 _APP_PASSWORD_RE = re.compile(r"application-specific password|app password", re.IGNORECASE)
 _ALREADY_EXISTS_RE = re.compile(r"ALREADYEXISTS|already exists", re.IGNORECASE)
 
@@ -494,7 +495,7 @@ class IMAPSession(ServerSession):
         """
         text = self._scrub(exc)
         if _TRANSIENT_LOGIN_RE.search(text):
-            return ConnectFailed(
+            return Throttled(
                 f"IMAP server temporarily refused the login: {text}",
                 step="login",
                 protocol=PROTOCOL,

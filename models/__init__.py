@@ -1,5 +1,6 @@
 from . import crm_inbox_account
 from . import crm_inbox_account_secret
+from . import crm_inbox_account_runner
 from . import crm_inbox_account_oauth
 from . import crm_inbox_folder
 from . import crm_inbox_message
@@ -9,6 +10,7 @@ from . import crm_inbox_chatter
 from . import res_partner
 from . import crm_lead
 from . import res_config_settings
+from . import res_config_settings_sync
 from . import res_company
 from . import res_users
 from . import crm_inbox_account_member

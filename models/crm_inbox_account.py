@@ -2,7 +2,6 @@ import logging
 import threading
 import time
 import uuid
-from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
@@ -42,7 +41,10 @@ SYNC_FROM = [
     ("6m", "6 months ago"),
 ]
 SYNC_FROM_MONTHS = {"now": 0, "1m": 1, "3m": 3, "6m": 6}
-#: How long a sync lease is held before another worker may take it over (seconds).
+#: How long a sync lease is held before another worker may take it over (seconds);
+#: the system parameter ``crm_inbox.sync_lease_seconds`` overrides it. A runner that
+#: is killed holds its accounts at most this long. Keep it above the cron's time
+#: budget (``crm_inbox.cron_time_budget``, 60 s) so a live run never loses its lease.
 LEASE_SECONDS = 15 * 60
 
 
@@ -679,7 +681,7 @@ class CrmInboxAccount(models.Model):
                AND (sync_lease_until IS NULL OR sync_lease_until < (now() AT TIME ZONE 'UTC'))
          RETURNING id
             """,
-            (token, LEASE_SECONDS, self.id),
+            (token, self._lease_seconds(), self.id),
         )
         if not self.env.cr.fetchone():
             return None
@@ -688,6 +690,18 @@ class CrmInboxAccount(models.Model):
             # make the lease visible
             self.env.cr.commit()  # pylint: disable=invalid-commit
         return token
+
+    @api.model
+    def _lease_seconds(self):
+        """The lease length in seconds: ``crm_inbox.sync_lease_seconds`` or
+        :data:`LEASE_SECONDS`."""
+        value = self.env["ir.config_parameter"].sudo().get_param("crm_inbox.sync_lease_seconds")
+        try:
+            return max(int(value), 1) if value else LEASE_SECONDS
+        except ValueError:
+            _logger.warning("crm_inbox: crm_inbox.sync_lease_seconds=%r is not a number of "
+                            "seconds; using %s", value, LEASE_SECONDS)
+            return LEASE_SECONDS
 
     def _release_lease(self, token):
         self.env.cr.execute(
@@ -723,13 +737,21 @@ class CrmInboxAccount(models.Model):
             return 0  # its mail arrives through the mail gateway (crm_inbox_forwarding.py)
         return self.sudo()._sync_as_system(max_messages, time_budget)
 
-    def _sync_as_system(self, max_messages, time_budget):
-        token = self._acquire_lease()
+    def _sync_as_system(self, max_messages, time_budget, token=None):
+        """:param token: the lease already taken by the caller (the scheduler's claim,
+        models/crm_inbox_account_health.py); ``None``: take it here."""
+        token = token or self._acquire_lease()
         if not token:
             _logger.info("crm_inbox: account %s is already syncing, skipped", self.id)
             return 0
         new = 0
+        outcome = None
+        slot = None
         try:
+            slot = self._crm_inbox_take_host_slot()
+            if slot is False:
+                outcome = "no_slot"
+                return 0
             if not self.sync_since:
                 self.sync_since = self._compute_sync_since()
             deadline = time.monotonic() + time_budget if time_budget else None
@@ -749,23 +771,30 @@ class CrmInboxAccount(models.Model):
                 "last_error": False,
                 "last_sync_date": fields.Datetime.now(),
             })
-        except _NothingToSync:
+            outcome = True
+        except _NothingToSync as exc:
+            outcome = exc
             self.write({"state": "error", "last_sync_date": fields.Datetime.now(),
                         "last_error": self.env._(
                             "No folder of %(email)s is selected for sync: open the account "
                             "and switch on Sync for the folders to bring in (Inbox, Sent).",
                             email=self.email)})
         except errors.AuthenticationFailed as exc:
+            outcome = exc
             if self._auto_commit():
                 self.env.cr.rollback()
             self._set_auth_failed(self._explain_engine_error(exc, "imap"))
         except errors.EngineError as exc:
+            outcome = exc
             if self._auto_commit():
                 self.env.cr.rollback()
             _logger.warning("crm_inbox: sync of account %s failed: %s", self.id, exc)
             self.write({"state": "error", "last_error": self._explain_engine_error(exc, "imap"),
                         "last_sync_date": fields.Datetime.now()})
         finally:
+            self._crm_inbox_release_host_slot(slot)
+            # next attempt, failure count, stale warning (models/crm_inbox_account_health.py)
+            self._crm_inbox_after_sync(outcome)
             self._release_lease(token)
             if self._auto_commit():
                 # lease release, state
@@ -820,36 +849,12 @@ class CrmInboxAccount(models.Model):
 
     @api.model
     def _cron_sync_accounts(self):
-        """Scheduled action: sync every due account; one failure never stops the others."""
-        now = fields.Datetime.now()
-        accounts = self.search([("state", "in", ("connected", "error")),
-                                ("connection_type", "!=", "forwarding"),
-                                "|", ("account_type", "=", "shared"),
-                                ("user_id.active", "=", True)]).filtered(
-            lambda a: not a.last_sync_date or a._sync_unfinished()
-            or a.last_sync_date + timedelta(minutes=max(a.sync_interval, 1) - 0.5) <= now)
-        params = self.env["ir.config_parameter"].sudo()
-        max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))
-        # stay well inside the cron's time limit (limit_time_real_cron, default 120 s)
-        budget = float(params.get_param("crm_inbox.cron_time_budget", 60))
-        started = time.monotonic()
-        done = 0
-        for account in accounts:
-            if time.monotonic() - started > budget:
-                break
-            try:
-                account._sync(max_messages=max_messages,
-                              time_budget=max(budget - (time.monotonic() - started), 1))
-            except Exception:
-                _logger.exception("crm_inbox: unexpected error syncing account %s", account.id)
-                if self._auto_commit():
-                    self.env.cr.rollback()
-            done += 1
-        # unfinished first syncs count as remaining work: the scheduler runs again ASAP
-        unfinished = accounts.filtered(lambda a: a.state == "connected" and a._sync_unfinished())
-        self.env["ir.cron"]._notify_progress(
-            done=done, remaining=max(len(accounts) - done, len(unfinished)))
-        return True
+        """Scheduled action of every sync runner (``crm_inbox.sync_runners`` ir.cron
+        records): claim due accounts one at a time, most overdue first, until none is
+        left or the run's time budget is spent; one failure never stops the others.
+        With OCA queue_job installed, enqueue one job per due account instead.
+        See models/crm_inbox_account_runner.py."""
+        return self._crm_inbox_run_sync()
 
     def _get_folder(self, special_use):
         self.ensure_one()

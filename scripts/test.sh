@@ -4,7 +4,8 @@
 #   tier 2 "odoo":   Odoo's own runner on a fresh PostgreSQL database (TransactionCase,
 #                    HttpCase and Chromium tours), only where `odoo` is importable.
 #   tier "kill":    real Odoo sync processes SIGKILLed at random points.
-#   tier "send-kill": real Odoo mail queue runs SIGKILLed while sending (issue 14).
+#   tier "send-kill": real Odoo mail queue runs SIGKILLed while sending.
+#   tier "scale":   two sync runners (separate Odoo processes) on the same accounts.
 #   tier "lifecycle": an upgrade from the previous release's git ref keeps every row,
 #                    cursor and secret; an uninstall leaves nothing that acts.
 # Every tier runs under the loopback-only socket guard (testkit/socket_guard.py, loaded
@@ -81,65 +82,39 @@ else
   summary+=("odoo: skipped (odoo is not importable here; install Odoo 18.0 to run it)")
 fi
 
-# tier "kill": real Odoo sync processes SIGKILLed at random points (scripts/kill_test.py)
-if "$PY" -c "import odoo" 2>/dev/null; then
-  echo "== tier kill: SIGKILLed Odoo sync processes, then exactness =="
-  klog="$(mktemp)"
-  guard_start kill
-  "$PY" scripts/kill_test.py 2>&1 | tee "$klog"
-  krc=${PIPESTATUS[0]}
-  kline=$(grep -E "^kill test (passed|FAILED)" "$klog" | tail -1)
-  if [ "$krc" -eq 0 ]; then
-    summary+=("kill: passed (${kline#kill test passed: })")
-  else
-    summary+=("kill: FAILED (exit $krc; ${kline:-no result line})"); status=1
+# script_tier NAME SCRIPT TITLE: run SCRIPT (real Odoo processes, real commits) as tier NAME;
+# its last line "<what> test passed|FAILED: ..." is the tier's result
+script_tier() {
+  local name="$1" script="$2" title="$3" log rc line
+  if ! "$PY" -c "import odoo" 2>/dev/null; then
+    summary+=("$name: skipped (odoo is not importable here)")
+    return
   fi
-  rm -f "$klog"
-  guard_check kill
-else
-  summary+=("kill: skipped (odoo is not importable here)")
-fi
+  echo "== tier $name: $title =="
+  log="$(mktemp)"
+  guard_start "$name"
+  "$PY" "$script" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E "^[a-z -]+ test (passed|FAILED)" "$log" | tail -1)
+  if [ "$rc" -eq 0 ]; then
+    summary+=("$name: passed (${line#* test passed: })")
+  else
+    summary+=("$name: FAILED (exit $rc; ${line:-no result line})"); status=1
+  fi
+  rm -f "$log"
+  guard_check "$name"
+}
 
-# tier "send-kill": real Odoo processes draining the mail queue to aiosmtpd, SIGKILLed at
-# random points (scripts/send_kill_test.py): delivered at least once, duplicates counted,
-# one Sent copy per Message-ID
-if "$PY" -c "import odoo" 2>/dev/null; then
-  echo "== tier send-kill: SIGKILLed mail queue runs, then counts =="
-  sklog="$(mktemp)"
-  guard_start send-kill
-  "$PY" scripts/send_kill_test.py 2>&1 | tee "$sklog"
-  skrc=${PIPESTATUS[0]}
-  skline=$(grep -E "^send kill test (passed|FAILED)" "$sklog" | tail -1)
-  if [ "$skrc" -eq 0 ]; then
-    summary+=("send-kill: passed (${skline#send kill test passed: })")
-  else
-    summary+=("send-kill: FAILED (exit $skrc; ${skline:-no result line})"); status=1
-  fi
-  rm -f "$sklog"
-  guard_check send-kill
-else
-  summary+=("send-kill: skipped (odoo is not importable here)")
-fi
-
-# tier "lifecycle": upgrade from the previous release's git ref, and install-use-uninstall
-# (scripts/lifecycle_test.py); real Odoo processes with real commits
-if "$PY" -c "import odoo" 2>/dev/null; then
-  echo "== tier lifecycle: upgrade from the previous release, uninstall =="
-  llog="$(mktemp)"
-  guard_start lifecycle
-  "$PY" scripts/lifecycle_test.py 2>&1 | tee "$llog"
-  lrc=${PIPESTATUS[0]}
-  lline=$(grep -E "^lifecycle test (passed|FAILED)" "$llog" | tail -1)
-  if [ "$lrc" -eq 0 ]; then
-    summary+=("lifecycle: passed (${lline#lifecycle test passed: })")
-  else
-    summary+=("lifecycle: FAILED (exit $lrc; ${lline:-no result line})"); status=1
-  fi
-  rm -f "$llog"
-  guard_check lifecycle
-else
-  summary+=("lifecycle: skipped (odoo is not importable here)")
-fi
+# real Odoo sync processes SIGKILLed at random points, then exactness
+script_tier kill scripts/kill_test.py "SIGKILLed Odoo sync processes, then exactness"
+# real Odoo processes draining the mail queue to aiosmtpd, SIGKILLed at random points:
+# delivered at least once, duplicates counted, one Sent copy per Message-ID
+script_tier send-kill scripts/send_kill_test.py "SIGKILLed mail queue runs, then counts"
+# two sync runners in separate Odoo processes on the same due accounts, one SIGKILLed
+# mid-sync; real Dovecot behind a delay proxy
+script_tier scale scripts/scale_kill_test.py "two concurrent sync runners, one SIGKILLed"
+# upgrade from the previous release's git ref, and install-use-uninstall
+script_tier lifecycle scripts/lifecycle_test.py "upgrade from the previous release, uninstall"
 
 rm -rf "$guard_dir"
 echo

@@ -37,3 +37,4 @@ from . import test_automation
 from . import test_safe_recipients
 from . import test_size_limit
 from . import test_collision
+from . import test_sync_scale

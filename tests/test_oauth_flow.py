@@ -167,7 +167,7 @@ class TestOAuthFlow(HttpCase):
         self.oauth.revoke_all(OAUTH_USER)
         self.dovecot.append(OAUTH_USER, "INBOX", message("while revoked"))
         self.dovecot.append(PASSWORD_USER, "INBOX", message("for paul", to=PASSWORD_USER))
-        account.sudo().last_sync_date = False  # due for the cron (sync interval)
+        account.sudo().sync_next_attempt = False  # due for the cron (sync interval)
         self.env["crm.inbox.account"]._cron_sync_accounts()
         self.assertEqual(account.state, "auth_failed")
         self.assertIn("Google", account.last_error)

@@ -1,0 +1,350 @@
+"""Scale-out sync: any number of runners claim due accounts; failing ones back off.
+
+A due account is a unit of work. Each sync runner (one of ``crm_inbox.sync_runners``
+``ir.cron`` records, in any Odoo process on any host of the database) claims the most
+overdue account with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1`` (the
+lock Odoo's own ir.cron takes on its jobs), sets its lease in
+the same transaction and commits, so runners never wait on each other and never take
+the same account; a killed runner's accounts come back when the lease expires
+(``crm_inbox.sync_lease_seconds``).
+
+When an account is due is one stored column, ``sync_next_attempt``: after a success,
+``last success + interval`` (or now when a first sync has more to fetch); after a
+failure, the exponential backoff of :mod:`engine.backoff`. Simultaneous sync
+connections per server host are capped with PostgreSQL advisory locks (released by
+PostgreSQL itself when a killed runner's connection drops).
+"""
+
+import logging
+import random
+import time
+import uuid
+import zlib
+from datetime import timedelta
+
+import psycopg2
+from babel.dates import format_timedelta
+from odoo import api, fields, models
+from odoo.tools.misc import get_lang
+
+from ..engine import backoff
+
+_logger = logging.getLogger(__name__)
+
+#: The code of every sync runner's ir.cron (data/ir_cron_data.xml ships two).
+RUNNER_CODE = "model._cron_sync_accounts()"
+#: Stale: no successful sync for this many sync intervals.
+STALE_INTERVALS = 3
+#: Re-claim delay of an account skipped because its host had no free connection slot.
+NO_SLOT_RETRY_SECONDS = 60
+#: Claim retries after a serialization failure (another runner committed the row).
+CLAIM_ATTEMPTS = 5
+
+#: The accounts any runner may sync at all (their next attempt aside).
+_SYNCABLE_SQL = """
+       a.active
+   AND a.state IN ('connected', 'error')
+   AND a.connection_type != 'forwarding'
+   AND c.crm_inbox_enabled
+   AND (a.account_type = 'shared' OR u.active)
+"""
+#: statement_timestamp(), not now(): a long transaction (a test) must not see old times
+_NOW = "(statement_timestamp() AT TIME ZONE 'UTC')"
+#: Claim: the most overdue due account, rows being claimed by others passed over.
+_CLAIM_SQL = f"""
+            SELECT a.id
+              FROM crm_inbox_account a
+              JOIN res_company c ON c.id = a.company_id
+              JOIN res_users u ON u.id = a.user_id
+             WHERE {_SYNCABLE_SQL}
+               AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
+               AND (a.sync_lease_until IS NULL OR a.sync_lease_until < {_NOW})
+               AND a.id != ALL(%s)
+          ORDER BY a.sync_next_attempt ASC NULLS FIRST, a.id
+             LIMIT 1
+        FOR NO KEY UPDATE OF a SKIP LOCKED
+        """
+_LEASE_SQL = f"""
+            UPDATE crm_inbox_account
+               SET sync_lease_token = %s,
+                   sync_lease_until = {_NOW} + %s * interval '1 second'
+             WHERE id = %s
+        """
+_BACKLOG_SQL = f"""
+            SELECT count(*) FILTER (WHERE a.sync_next_attempt IS NULL
+                                       OR a.sync_next_attempt <= {_NOW}),
+                   count(*) FILTER (WHERE a.sync_next_attempt IS NULL
+                                       OR a.sync_next_attempt <= {_NOW} - interval '5 minutes'),
+                   count(*) FILTER (WHERE a.sync_failure_count > 0),
+                   count(*) FILTER (WHERE a.sync_failure_count > 0
+                                      AND a.sync_next_attempt > {_NOW}),
+                   count(*) FILTER (WHERE a.sync_lease_until > {_NOW})
+              FROM crm_inbox_account a
+              JOIN res_company c ON c.id = a.company_id
+              JOIN res_users u ON u.id = a.user_id
+             WHERE {_SYNCABLE_SQL}
+        """
+
+
+class CrmInboxAccount(models.Model):
+    _inherit = "crm.inbox.account"
+
+    sync_next_attempt = fields.Datetime(
+        "Next attempt", copy=False, readonly=True, index=True,
+        help="When the scheduled sync takes this mailbox next: its interval after a "
+             "success, later and later after each failure (empty: as soon as possible).")
+    sync_failure_count = fields.Integer(
+        "Failed syncs in a row", copy=False, readonly=True,
+        help="Reset by a successful sync or by Sync now.")
+    sync_throttled = fields.Boolean(
+        "Throttled by the server", copy=False, readonly=True,
+        help="The last answer was 'come back later' ([THROTTLED], [UNAVAILABLE], "
+             "SMTP 421/454): the next attempt waits at least 15 minutes.")
+    sync_last_success = fields.Datetime("Last successful sync", copy=False, readonly=True)
+    sync_stale_notified = fields.Boolean(copy=False, readonly=True)
+    sync_stale = fields.Boolean(
+        "Stale", compute="_compute_sync_health",
+        help="No successful sync for three times the sync interval.")
+    sync_health = fields.Char("Sync health", compute="_compute_sync_health")
+
+    # ------------------------------------------------------------------
+    # health
+    # ------------------------------------------------------------------
+    @api.depends("sync_last_success", "sync_next_attempt", "sync_failure_count",
+                 "sync_interval", "state")
+    def _compute_sync_health(self):
+        now = fields.Datetime.now()
+        locale = get_lang(self.env).code
+        for account in self:
+            account.sync_stale = account._crm_inbox_is_stale(now)
+            parts = []
+            if account.sync_last_success:
+                parts.append(self.env._(
+                    "Last successful sync %(ago)s ago.", ago=format_timedelta(
+                        now - account.sync_last_success, locale=locale)))
+            elif account.state != "draft":
+                parts.append(self.env._("No successful sync yet."))
+            if account.sync_failure_count:
+                parts.append(self.env._("%(count)s failed attempts in a row.",
+                                        count=account.sync_failure_count))
+            if account.state in ("connected", "error"):
+                due = account.sync_next_attempt
+                if not due or due <= now:
+                    parts.append(self.env._("Next attempt: now."))
+                else:
+                    parts.append(self.env._("Next attempt in %(delay)s.", delay=format_timedelta(
+                        due - now, locale=locale)))
+            account.sync_health = " ".join(parts)
+
+    def _crm_inbox_is_stale(self, now):
+        """No successful sync for :data:`STALE_INTERVALS` sync intervals (since the
+        account was created, when it never synced); auth failures are not stale (they
+        have their own banner), nor paused or forwarding accounts."""
+        self.ensure_one()
+        if self.state not in ("connected", "error") or self.connection_type == "forwarding":
+            return False
+        since = self.sync_last_success or self.create_date
+        return bool(since) and since + timedelta(
+            minutes=STALE_INTERVALS * max(self.sync_interval, 1)) < now
+
+    def write(self, vals):
+        if vals.get("state") == "connected" and not self.env.context.get("crm_inbox_syncing"):
+            # (re-)connected by a person (Test connection, sign-in): try at once
+            vals = dict(vals, sync_failure_count=0, sync_next_attempt=False,
+                        sync_throttled=False)
+        return super().write(vals)
+
+    def action_sync_now(self):
+        """Sync now also resets the backoff: the next scheduled attempt follows the
+        normal interval again when it succeeds."""
+        self.sudo().write({"sync_failure_count": 0, "sync_throttled": False})
+        return super().action_sync_now()
+
+    def _crm_inbox_after_sync(self, outcome):
+        """Record the outcome of one sync: success, failure (the exception) or
+        ``"no_slot"`` (skipped, its server host had no free connection slot); sets
+        ``sync_next_attempt`` and, for an account gone stale, tells its owner once.
+
+        :param outcome: ``True``, ``"no_slot"``, an exception, or ``None`` (an
+            unexpected error, also backed off).
+        """
+        self.ensure_one()
+        now = fields.Datetime.now()
+        interval = max(self.sync_interval, 1) * 60
+        if outcome is None and self._auto_commit():
+            self.env.cr.rollback()  # the transaction of an unexpected error may be aborted
+        if outcome is True:
+            unfinished = self._sync_unfinished()
+            # 30 s early: a cron running every interval finds the account due
+            nxt = now if unfinished else now + timedelta(seconds=max(interval - 30, 30))
+            vals = {"sync_failure_count": 0, "sync_throttled": False,
+                    "sync_last_success": now, "sync_stale_notified": False,
+                    "sync_next_attempt": nxt}
+        elif outcome == "no_slot":
+            vals = {"sync_next_attempt": now + timedelta(seconds=NO_SLOT_RETRY_SECONDS)}
+        else:
+            params = self.env["ir.config_parameter"].sudo()
+            failures = self.sync_failure_count + 1
+            throttled = isinstance(outcome, Exception) and backoff.is_throttled(outcome)
+            delay = backoff.retry_delay(
+                failures, interval, throttled=throttled,
+                cap=float(params.get_param("crm_inbox.sync_backoff_cap", backoff.DEFAULT_CAP)))
+            vals = {"sync_failure_count": failures, "sync_throttled": throttled,
+                    "sync_next_attempt": now + timedelta(seconds=delay)}
+        self.with_context(crm_inbox_syncing=True).write(vals)
+        if outcome is not True and outcome != "no_slot" and not self.sync_stale_notified \
+                and self._crm_inbox_is_stale(now):
+            self.sync_stale_notified = True
+            message = self.env._(
+                "%(email)s has not synced for %(count)s times its interval. Last failure: "
+                "%(reason)s The sync goes on trying; fix the server or its settings, then "
+                "click Sync now.", email=self.email, count=STALE_INTERVALS,
+                reason=self.last_error or self.env._("unknown."))
+            self._notify_owner(
+                message,
+                summary=self.env._("Mailbox %(email)s is not syncing", email=self.email),
+                title=self.env._("Mailbox %(email)s is stale", email=self.email),
+                level="warning")
+
+    # ------------------------------------------------------------------
+    # connection caps
+    # ------------------------------------------------------------------
+    def _crm_inbox_take_host_slot(self):
+        """Take one of ``crm_inbox.max_connections_per_host`` (default 10; 0: no cap)
+        sync connection slots of this account's IMAP host: a session-level PostgreSQL
+        advisory lock ``(crc32(host), slot)``, held across the sync's commits and
+        dropped by PostgreSQL if the runner dies.
+
+        One mailbox never has more than one sync connection: the lease. Providers cap
+        connections per mailbox (Gmail 15, Microsoft 365 20), so this leaves them room.
+
+        :returns: the lock keys, ``None`` when there is no cap, ``False`` when every
+            slot is taken (the caller skips the account for now).
+        """
+        self.ensure_one()
+        cap = int(self.env["ir.config_parameter"].sudo().get_param(
+            "crm_inbox.max_connections_per_host", 10) or 0)
+        if cap <= 0:
+            return None
+        host = (self.imap_host or self.connection_type or "").strip().lower()
+        key = self._crm_inbox_host_lock_key(host)
+        for slot in range(cap):
+            self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (key, slot))
+            if self.env.cr.fetchone()[0]:
+                return (key, slot)
+        _logger.info("crm_inbox: %s connections to %s already, account %s waits",
+                     cap, host, self.id)
+        return False
+
+    @api.model
+    def _crm_inbox_host_lock_key(self, host):
+        """The first advisory lock key of *host* (str): its CRC-32 folded into int4."""
+        return zlib.crc32(host.strip().lower().encode()) - (1 << 31)
+
+    def _crm_inbox_release_host_slot(self, slot):
+        if slot:
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", slot)
+
+    # ------------------------------------------------------------------
+    # runners
+    # ------------------------------------------------------------------
+    @api.model
+    def _crm_inbox_claim(self, skip_ids=()):
+        """Claim the most overdue due account: lock its row (``SKIP LOCKED``: rows
+        another runner is claiming are passed over, never waited for), set the lease
+        and commit.
+
+        :param skip_ids: ids this run already handled (never claimed twice in a run).
+        :returns: ``(account, lease token)`` or ``None`` when no account is due.
+        """
+        self.env.flush_all()  # raw SQL below: pending ORM writes first
+        auto_commit = self._auto_commit()
+        for attempt in range(CLAIM_ATTEMPTS):
+            if auto_commit:
+                # a fresh snapshot (Odoo runs REPEATABLE READ): see the latest commits
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            try:
+                self.env.cr.execute(_CLAIM_SQL, (list(skip_ids),), log_exceptions=False)
+                break
+            except psycopg2.extensions.TransactionRollbackError:
+                # another runner committed this row between our snapshot and the lock
+                # (REPEATABLE READ): a fresh transaction sees it, claimed or not
+                if not auto_commit or attempt == CLAIM_ATTEMPTS - 1:
+                    raise
+                self.env.cr.rollback()
+                time.sleep(random.uniform(0, 0.05))
+        row = self.env.cr.fetchone()
+        if not row:
+            return None
+        token = uuid.uuid4().hex
+        self.env.cr.execute(_LEASE_SQL, (token, self._lease_seconds(), row[0]))
+        account = self.browse(row[0])
+        account.invalidate_recordset(["sync_lease_token", "sync_lease_until"])
+        if self._auto_commit():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        _logger.debug("crm_inbox: claimed account %s", account.id)
+        return account, token
+
+    @api.model
+    def _crm_inbox_backlog(self):
+        """Counts for the settings page: ``due`` (may be claimed now), ``overdue``
+        (due for more than 5 minutes, one scheduler period), ``failing`` (last sync
+        failed), ``backing_off`` (failing and waiting for a later attempt),
+        ``syncing`` (leased now)."""
+        self.env.flush_all()
+        self.env.cr.execute(_BACKLOG_SQL)
+        keys = ("due", "overdue", "failing", "backing_off", "syncing")
+        return dict(zip(keys, self.env.cr.fetchone(), strict=True))
+
+    @api.model
+    def _crm_inbox_run_sync(self):
+        """One run of a sync runner: claim, sync, repeat, within
+        ``crm_inbox.cron_time_budget`` seconds (default 60; stay inside
+        ``limit_time_real_cron``). Reports progress to ir.cron so a backlog makes the
+        scheduler run again at once."""
+        params = self.env["ir.config_parameter"].sudo()
+        max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))
+        budget = float(params.get_param("crm_inbox.cron_time_budget", 60))
+        started = time.monotonic()
+        done, seen = 0, []
+        while time.monotonic() - started < budget:
+            claimed = self._crm_inbox_claim(seen)
+            if not claimed:
+                break
+            account, token = claimed
+            seen.append(account.id)
+            try:
+                account._sync_as_system(
+                    max_messages, max(budget - (time.monotonic() - started), 1), token=token)
+            except Exception:
+                _logger.exception("crm_inbox: unexpected error syncing account %s", account.id)
+                if self._auto_commit():
+                    self.env.cr.rollback()
+            _logger.debug("crm_inbox: synced account %s (committed)", account.id)
+            done += 1
+        remaining = self._crm_inbox_backlog()["due"]
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        _logger.info("crm_inbox: sync runner synced %s accounts in %.1f s, %s still due",
+                     done, time.monotonic() - started, remaining)
+        return True
+
+    @api.model
+    def _crm_inbox_apply_runners(self, count):
+        """Have *count* active sync runner crons (at least 1): archive the ones beyond,
+        create copies of the first when fewer exist. Odoo runs each ir.cron record in
+        one thread at a time, so runners = parallel syncs; ``max_cron_threads`` must be
+        at least *count* + 1 (readme/CONFIGURE.md).
+
+        :param count: wanted number of runners (int >= 1).
+        """
+        count = max(int(count or 1), 1)
+        Cron = self.env["ir.cron"].sudo().with_context(active_test=False)
+        first = self.env.ref("crm_inbox.ir_cron_crm_inbox_sync").sudo()
+        crons = first | Cron.search([("model_id.model", "=", self._name),
+                                     ("code", "=", RUNNER_CODE)], order="id")
+        for index, cron in enumerate(crons):
+            if cron.active != (index < count):
+                cron.active = index < count
+        for index in range(len(crons), count):
+            first.copy({"name": self.env._("Inbox: sync mailboxes (runner %(n)s)", n=index + 1),
+                        "active": True})

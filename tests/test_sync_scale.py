@@ -1,0 +1,169 @@
+"""Scale-out sync (models/crm_inbox_account_runner.py): due accounts claimed by any
+runner, failing ones backed off, stale ones shown; against the real Dovecot."""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import Form, tagged
+
+from ..testkit.mail_servers import free_port
+from .common import CrmInboxCase
+
+
+@tagged("post_install", "-at_install")
+class TestSyncScaleOut(CrmInboxCase):
+
+    def setUp(self):
+        super().setUp()
+        self.Account = self.env["crm.inbox.account"]
+        self.now = fields.Datetime.now()
+
+    def _break(self, account):
+        """Point the account at a closed port (bypassing write(), which would drop its
+        password): every sync now fails with 'connection refused'."""
+        self.env.cr.execute("UPDATE crm_inbox_account SET imap_port = %s WHERE id = %s",
+                            (free_port(), account.id))
+        account.invalidate_recordset(["imap_port"])
+
+    def _repair(self, account):
+        self.env.cr.execute("UPDATE crm_inbox_account SET imap_port = %s WHERE id = %s",
+                            (self.dovecot.imap_port, account.id))
+        account.invalidate_recordset(["imap_port"])
+
+    def _make_due(self, account):
+        account.sudo().sync_next_attempt = self.now - timedelta(seconds=1)
+
+    def test_failing_account_backs_off_then_recovers(self):
+        account = self._connect(self._fresh_account())
+        account.sudo().sync_interval = 5
+        self._break(account)
+        delays = []
+        for expected in (1, 2, 3, 4):
+            self._make_due(account)
+            self.Account._cron_sync_accounts()
+            self.assertEqual(account.state, "error")
+            self.assertEqual(account.sync_failure_count, expected)
+            delays.append((account.sync_next_attempt - fields.Datetime.now()).total_seconds())
+        # 5, 10, 20, 40 minutes (a few seconds of test time aside)
+        for delay, minutes in zip(delays, (5, 10, 20, 40), strict=True):
+            self.assertAlmostEqual(delay, minutes * 60, delta=30)
+        self.assertIn("refused", account.sync_health.lower() + account.last_error.lower())
+        # backing off: the cron leaves it alone until its next attempt
+        self.Account._cron_sync_accounts()
+        self.assertEqual(account.sync_failure_count, 4)
+        backlog = self.Account._crm_inbox_backlog()
+        self.assertGreaterEqual(backlog["failing"], 1)
+        self.assertGreaterEqual(backlog["backing_off"], 1)
+        # success: back to the normal interval, counters reset
+        self._repair(account)
+        self._make_due(account)
+        self.Account._cron_sync_accounts()
+        self.assertEqual(account.state, "connected")
+        self.assertEqual(account.sync_failure_count, 0)
+        self.assertTrue(account.sync_last_success)
+        delay = (account.sync_next_attempt - fields.Datetime.now()).total_seconds()
+        self.assertAlmostEqual(delay, 5 * 60 - 30, delta=30)
+
+    def test_backoff_is_capped(self):
+        account = self._connect(self._fresh_account())
+        self.env["ir.config_parameter"].sudo().set_param("crm_inbox.sync_backoff_cap", "900")
+        self._break(account)
+        account.sudo().sync_failure_count = 20
+        self._make_due(account)
+        self.Account._cron_sync_accounts()
+        delay = (account.sync_next_attempt - fields.Datetime.now()).total_seconds()
+        self.assertAlmostEqual(delay, 900, delta=30)
+
+    def test_sync_now_resets_the_backoff(self):
+        account = self._connect(self._fresh_account())
+        account.sudo().write({"sync_failure_count": 6,
+                              "sync_next_attempt": self.now + timedelta(hours=5)})
+        account.with_user(self.user).action_sync_now()
+        self.assertEqual(account.sync_failure_count, 0)
+        self.assertLess(account.sync_next_attempt, self.now + timedelta(minutes=6))
+
+    def test_reconnecting_makes_the_account_due(self):
+        account = self._connect(self._fresh_account())
+        account.sudo().write({"state": "error", "sync_failure_count": 3,
+                              "sync_next_attempt": self.now + timedelta(hours=2)})
+        account.action_test_connection()
+        self.assertEqual(account.state, "connected")
+        self.assertFalse(account.sync_next_attempt)
+        self.assertEqual(account.sync_failure_count, 0)
+
+    def test_stale_account_shows_a_banner_and_tells_its_owner(self):
+        account = self._connect(self._fresh_account())
+        self.Account._cron_sync_accounts()
+        self.assertFalse(account.sync_stale)
+        self._break(account)
+        # last success three intervals and a minute ago
+        account.sudo().sync_last_success = self.now - timedelta(minutes=3 * 5 + 1)
+        self._make_due(account)
+        self.Account._cron_sync_accounts()
+        account.invalidate_recordset(["sync_stale", "sync_health"])
+        self.assertTrue(account.sync_stale)
+        self.assertIn("Last successful sync 16 minutes ago", account.sync_health)
+        activity = account.activity_ids.filtered(lambda a: "not syncing" in a.summary)
+        self.assertEqual(len(activity), 1, "the owner gets one activity")
+        self.assertEqual(activity.user_id, self.user)
+        # a second failure does not pile up activities
+        self._make_due(account)
+        self.Account._cron_sync_accounts()
+        self.assertEqual(len(account.activity_ids), 1)
+        # the banner: the form shows it for a stale account only
+        arch = account.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn("o_crm_inbox_stale", arch)
+        form = Form(account.with_user(self.user))
+        self.assertTrue(form.sync_stale)
+        # an authentication failure is not "stale": it has its own banner
+        account.sudo().state = "auth_failed"
+        account.invalidate_recordset(["sync_stale"])
+        self.assertFalse(account.sync_stale)
+
+    def test_claim_takes_most_overdue_first_and_skips_leased(self):
+        first = self._connect(self._fresh_account())
+        second = self._connect(self._fresh_account())
+        first.sudo().sync_next_attempt = self.now - timedelta(minutes=1)
+        second.sudo().sync_next_attempt = self.now - timedelta(minutes=30)
+        others = self.Account.sudo().search([("id", "not in", (first | second).ids)])
+        others.write({"sync_next_attempt": self.now + timedelta(days=1)})
+        account, token = self.Account._crm_inbox_claim()
+        self.assertEqual(account, second)
+        self.assertTrue(token)
+        account, _token = self.Account._crm_inbox_claim()
+        self.assertEqual(account, first, "the leased account is not claimed twice")
+        self.assertIsNone(self.Account._crm_inbox_claim())
+
+    def test_host_connection_cap(self):
+        account = self._connect(self._fresh_account())
+        self.env["ir.config_parameter"].sudo().set_param(
+            "crm_inbox.max_connections_per_host", "1")
+        # another database session holds the only slot of this host
+        with self.registry.cursor() as other:
+            key = (self.Account._crm_inbox_host_lock_key(account.imap_host), 0)
+            other.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+            self.assertTrue(other.fetchone()[0])
+            self._make_due(account)
+            self.Account._cron_sync_accounts()
+            self.assertFalse(account.sync_last_success, "no free slot: not synced")
+            self.assertEqual(account.sync_failure_count, 0, "waiting is not a failure")
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        self._make_due(account)
+        self.Account._cron_sync_accounts()
+        self.assertTrue(account.sync_last_success)
+
+    def test_runner_setting_creates_and_archives_crons(self):
+        Cron = self.env["ir.cron"].with_context(active_test=False)
+
+        def runners():
+            return Cron.search([("model_id.model", "=", "crm.inbox.account"),
+                                ("code", "=", "model._cron_sync_accounts()")])
+
+        self.assertEqual(len(runners().filtered("active")), 2, "two runners by default")
+        settings = self.env["res.config.settings"].create({"crm_inbox_sync_runners": 4})
+        settings.execute()
+        self.assertEqual(len(runners().filtered("active")), 4)
+        self.env["res.config.settings"].create({"crm_inbox_sync_runners": 1}).execute()
+        self.assertEqual(runners().filtered("active"),
+                         self.env.ref("crm_inbox.ir_cron_crm_inbox_sync"))
+        self.assertEqual(len(runners()), 4, "archived, not deleted")
