@@ -181,7 +181,9 @@ class MailMail(models.Model):
                 mail._crm_inbox_tell_failed()
         else:
             mail.write({"state": "sent", "failure_reason": False, "failure_type": False})
-            account._crm_inbox_after_send(raw, mail.message_id, refused, mail=mail)
+            # the copy is the author's own (create_uid): not news to them (collision check)
+            account.with_user(mail.create_uid)._crm_inbox_after_send(
+                raw, mail.message_id, refused, mail=mail)
             if mail.crm_inbox_conversation_id:
                 # the open thread shows the sent copy instead of the outbox entry
                 mail.create_uid._bus_send("crm_inbox/outbox", {

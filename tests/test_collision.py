@@ -93,6 +93,7 @@ class TestCollisionWarning(CrmInboxCase):
         # reviewed: it goes
         Conv.inbox_send_review_done(parent.id)
         Compose.inbox_send(parent.id, "reply", {"text": "Sure."})
+        self._run_mail_queue(delay=11)
         self.assertEqual(len(self.smtpd.wait_for(1)), 1)
         # our own reply is not news to us
         self.assertEqual(Conv.inbox_send_review(parent.id), [])
@@ -150,5 +151,6 @@ class TestCollisionUi(HttpCase, CrmInboxCase):
         self.smtpd.clear()
         self.start_tour("/odoo/crm-inbox", "crm_inbox_collision_tour", login="crm_inbox_sales",
                         timeout=180)
+        self._run_mail_queue(delay=11)
         self.assertEqual(len(self.smtpd.wait_for(1)), 1)
         self.assertEqual(conversation.email_count, 3)

@@ -36,6 +36,7 @@ class TestSafeRecipients(CrmInboxCase):
         self.smtpd.clear()
         Compose.inbox_send(message.id, "reply_all", {"text": "Confirmed.",
                                                      "bcc": "boss@example.com"})
+        self._run_mail_queue(delay=11)
         received = self.smtpd.wait_for(1)[0]
         self.assertEqual(received.rcpt_tos, ["orders@client.example", "bob@client.example",
                                              "ann@CLIENT.example", "cy@partner.example",

@@ -53,10 +53,11 @@ class TestSizeLimit(CrmInboxCase):
         # a small one goes
         small = self._attachment(10_000)
         Compose.inbox_send(message.id, "reply", {"text": "Here.", "attachment_ids": [small.id]})
+        self._run_mail_queue(delay=11)
         self.assertEqual(len(self.small_smtpd.wait_for(1)), 1)
         self.assertEqual(account.smtp_size_limit, LIMIT, "read from EHLO, kept a day")
 
-    def test_composer_dialog_is_refused_by_the_exact_check(self):
+    def test_composer_dialog_is_refused_before_it_is_queued(self):
         _account, message = self._setup()
         big = self._attachment(80_000)
         action = message.with_user(self.user).action_reply()
@@ -65,9 +66,12 @@ class TestSizeLimit(CrmInboxCase):
         form.attachment_ids.add(big)
         composer = form.save()
         before = self.small_smtpd.mail_commands
+        queued = self.env["mail.mail"].sudo().search_count([])
         with self.assertRaises(UserError) as info:
             composer.action_send()
-        self.assertIn("bytes over", str(info.exception))
+        self.assertIn("KB over", str(info.exception))
+        self.assertEqual(self.env["mail.mail"].sudo().search_count([]), queued, "not queued")
+        self._run_mail_queue(delay=11)
         self.assertEqual(self.small_smtpd.mail_commands, before)
 
     def test_message_over_the_parsing_limits_is_a_placeholder(self):

@@ -205,8 +205,6 @@ class CrmInboxCompose(models.TransientModel):
             the draft); a Send later time in the past.
         """
         parent = self._inbox_parent(message_id)
-        if review := self._inbox_send_checks(parent, dict(values, mode=mode)):
-            return review
         defaults = self._inbox_defaults(parent, mode)
         text = (values.get("text") or "").strip()
         if not text and mode != "forward":
@@ -562,6 +560,7 @@ class CrmInboxCompose(models.TransientModel):
                      account_id=self.account_id.id)
         self._inbox_send_checks(self.parent_id, draft)
         message_id, raw, envelope = self._crm_inbox_build()
+        self._crm_inbox_check_size(len(raw))
         account = self.account_id.sudo()
         server = account.mail_server_id
         if not server.active:

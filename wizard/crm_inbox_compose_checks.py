@@ -70,55 +70,42 @@ class CrmInboxComposeChecks(models.TransientModel):
     # ------------------------------------------------------------------
     @api.model
     def _inbox_send_checks(self, parent, values):
-        """Checks run before an inline reply is sent; nothing is sent when one fails.
+        """Checks run before a reply is queued; nothing is queued when one fails.
 
-        * collision: an email stored in the conversation after the user last saw it
-          (``crm.inbox.conversation._inbox_new_since_seen``: a newer message, or a
-          reply sent by someone else, also from another mail client);
-        * size: the message's estimated size against the SMTP server's advertised
-          ``SIZE`` (:rfc:`1870`; read at most once a day, see
-          ``crm.inbox.account._crm_inbox_smtp_size_limit``); the engine checks the exact
-          bytes again before ``MAIL FROM``.
+        Collision: an email stored in the conversation after the user last saw it
+        (``crm.inbox.conversation._inbox_new_since_seen``: a newer message, or a reply
+        sent by someone else, also from another mail client).
 
         :param parent: the ``crm.inbox.message`` replied to or forwarded.
-        :param values: the reply box's values (see :meth:`inbox_send`).
-        :returns: ``False`` to go on sending.
-        :raises UserError: the message is too large, saying by how much.
+        :param values: the composer's values (see :meth:`_crm_inbox_queue`).
+        :returns: ``False`` to go on.
+        :raises UserError: there is news to read first.
         """
-        account = parent.account_id
         if parent.conversation_id and parent.conversation_id._inbox_new_since_seen():
             # the reply box asks for a review first (inbox_send_review); this is the net
             raise UserError(self.env._(
                 "New mail arrived in this conversation since you opened it (or a colleague "
                 "answered): read it first, then send your reply again. Your draft is kept."))
-        limit = account._crm_inbox_smtp_size_limit()
-        if limit:
-            size = self._crm_inbox_estimated_size(parent, values)
-            if size > limit:
-                raise UserError(self.env._(
-                    "This email is too large for the mail server %(host)s: about "
-                    "%(size)s, the server accepts at most %(limit)s, so %(over)s over. "
-                    "Remove or shrink attachments (a link to a shared file works too), then "
-                    "send again.", host=account.smtp_host or account.email,
-                    size=_human(size), limit=_human(limit), over=_human(size - limit)))
         return False
 
-    @api.model
-    def _crm_inbox_estimated_size(self, parent, values):
-        """Bytes the message will have on the wire, estimated from above: attachments
-        in base64 (4/3, with line breaks 1.37), the text twice (plain and HTML, and
-        the quoted email), 4 KiB of headers and MIME structure.
+    def _crm_inbox_check_size(self, size):
+        """Refuse a message larger than the SMTP server's advertised ``SIZE``
+        (:rfc:`1870`; read at most once a day, see
+        ``crm.inbox.account._crm_inbox_smtp_size_limit``) before it is queued; the engine
+        checks the bytes again before ``MAIL FROM``.
 
-        :returns: int (bytes).
+        :param size: the built message's length (bytes).
+        :raises UserError: too large, saying by how much.
         """
-        attachments = self.env["ir.attachment"].browse(
-            [int(i) for i in values.get("attachment_ids") or []]).exists()
-        if "attachment_ids" not in values and values.get("mode") == "forward":
-            attachments = parent.attachment_ids
-        data = sum(attachments.mapped("file_size"))
-        text = len((values.get("text") or "").encode()) + len(
-            (parent.body_text or "").encode())
-        return int(data * 1.37) + 2 * text + 4096
+        account = self.account_id
+        limit = account._crm_inbox_smtp_size_limit()
+        if limit and size > limit:
+            raise UserError(self.env._(
+                "This email is too large for the mail server %(host)s: %(size)s, the "
+                "server accepts at most %(limit)s, so %(over)s over. Remove or shrink "
+                "attachments (a link to a shared file works too), then send again.",
+                host=account.smtp_host or account.email, size=_human(size),
+                limit=_human(limit), over=_human(size - limit)))
 
 
 def _human(size):

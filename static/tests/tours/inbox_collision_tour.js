@@ -66,7 +66,8 @@ registry.category("web_tour.tours").add("crm_inbox_collision_tour", {
             run: "click",
         },
         {
-            trigger: ".o_notification:contains(Email sent)",
+            content: "It is queued: Undo is offered during the delay",
+            trigger: ".o_crm_inbox_undo_notification button:contains(Undo)",
         },
     ],
 });

@@ -62,6 +62,21 @@ tours.add("crm_inbox_workflow_reply_tour", {
             run: "click",
         },
         {
+            content: "Queued: Undo is offered during the delay",
+            trigger: ".o_crm_inbox_undo_notification button:contains(Undo)",
+        },
+    ],
+});
+
+/** The queue sent the reply and the Sent copy is stored: the conversation waits. */
+tours.add("crm_inbox_workflow_waiting_tour", {
+    steps: () => [
+        ...openInbox(),
+        {
+            trigger: `${ROW}:contains(${SUBJECT})`,
+            run: "click",
+        },
+        {
             content: "Sent: the conversation waits for their reply",
             trigger: ".o_crm_inbox_thread .o_crm_inbox_state_waiting",
         },
