@@ -149,7 +149,8 @@ class CrmInboxAccount(models.Model):
                 "It is not stored as a conversation.",
                 email=self.email, address=self.sudo().forward_address),
             message_id=make_message_id(self.email.split("@")[-1]),
-            extra_headers={TEST_HEADER: token},
+            # RFC 3834 section 5: mail sent by a program, not in answer to mail
+            extra_headers={TEST_HEADER: token, "Auto-Submitted": "auto-generated"},
         )
         # written first: the mail can come back before the SMTP server has answered
         self.sudo().write({"forward_test_state": "sent", "forward_test_token": token,

@@ -11,7 +11,8 @@ class ResPartner(models.Model):
         "crm.inbox.message", "crm_inbox_message_res_partner_rel", "res_partner_id",
         "crm_inbox_message_id", string="Inbox emails", readonly=True,
     )
-    crm_inbox_message_count = fields.Integer("Emails", compute="_compute_crm_inbox_message_count")
+    crm_inbox_message_count = fields.Integer(
+        "Email copies", compute="_compute_crm_inbox_message_count")
 
     def _compute_crm_inbox_message_count(self):
         counts = dict(self.env["crm.inbox.message"]._read_group(

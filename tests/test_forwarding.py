@@ -179,6 +179,8 @@ class TestForwarding(CrmInboxHttpCase):
         received = self.smtpd.messages[0]
         self.assertEqual(received.rcpt_tos, [SUPPORT])
         self.assertEqual(received.auth_login, SUPPORT)
+        self.assertIn(b"\r\nAuto-Submitted: auto-generated\r\n", received.data,
+                      "sent by a program (RFC 3834 section 5)")
         self.assertFalse(self._messages(), "the test email is not a conversation")
 
     def test_loops_never_start_a_conversation(self):
