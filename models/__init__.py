@@ -30,3 +30,4 @@ from . import crm_inbox_draft
 from . import crm_inbox_automation
 from . import crm_inbox_client_size
 from . import crm_inbox_conversation_presence
+from . import crm_inbox_identity

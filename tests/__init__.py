@@ -38,3 +38,4 @@ from . import test_safe_recipients
 from . import test_size_limit
 from . import test_collision
 from . import test_sync_scale
+from . import test_identities

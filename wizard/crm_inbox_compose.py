@@ -147,7 +147,7 @@ class CrmInboxCompose(models.TransientModel):
         return self.with_context(
             default_account_id=account.id, default_parent_id=parent.id, default_mode=mode,
         ).default_get(["account_id", "signature_id", "parent_id", "mode", "to", "cc", "bcc",
-                       "subject", "body", "attachment_ids"])
+                       "subject", "body", "attachment_ids", "identity_id"])
 
     @api.model
     def inbox_reply_defaults(self, message_id, mode="reply"):
@@ -219,7 +219,7 @@ class CrmInboxCompose(models.TransientModel):
             if scheduled_at <= fields.Datetime.now():
                 raise UserError(self.env._("Send later: choose a time in the future."))
         vals = {k: v for k, v in defaults.items() if k in self._fields}
-        for key in ("to", "cc", "bcc", "subject"):
+        for key in ("to", "cc", "bcc", "subject", "identity_id"):
             if key in values:
                 vals[key] = values[key] or False
         signature = self.env["crm.inbox.signature"]
@@ -237,8 +237,10 @@ class CrmInboxCompose(models.TransientModel):
         typed = Markup("").join(
             Markup("<p>%s</p>") % Markup("<br>").join(escape(line) for line in para.split("\n"))
             for para in text.split("\n\n")) if text else Markup("<p><br></p>")
+        chosen = "signature_id" in values and \
+            int(values["signature_id"] or 0) != (defaults.get("signature_id") or 0)
         vals["body"] = typed + self._signature_block(
-            signature.body if signature else self.env.user.signature) + Markup(quote)
+            self._inbox_signature_html(signature, vals, chosen)) + Markup(quote)
         if "attachment_ids" in values:
             own = self.env["ir.attachment"].browse(values["attachment_ids"] or []).exists()
             own.check_access("read")
@@ -254,6 +256,7 @@ class CrmInboxCompose(models.TransientModel):
             "message_id": parent.id, "to": vals.get("to") or "", "cc": vals.get("cc") or "",
             "bcc": vals.get("bcc") or "", "subject": vals.get("subject") or "", "text": text,
             "signature_id": signature.id or False,
+            "identity_id": composer.identity_id.id or False,
             "attachments": [{"id": a.id, "name": a.name, "mimetype": a.mimetype}
                             for a in attachments],
         }
@@ -427,6 +430,17 @@ class CrmInboxCompose(models.TransientModel):
         })
         return {"id": template.id, "name": template.name}
 
+    @api.model
+    def _inbox_signature_html(self, signature, vals, chosen):
+        """The signature HTML of an inline reply: *signature*'s body, else the user's
+        own Odoo signature.
+
+        :param signature: the ``crm.inbox.signature`` picked (may be empty).
+        :param vals: the composer's values about to be created.
+        :param chosen: the user picked another signature than the box's default.
+        """
+        return signature.body if signature else self.env.user.signature
+
     @staticmethod
     def _signature_block(signature_html):
         """The signature wrapped in a marked block the composer can swap later."""
@@ -496,6 +510,11 @@ class CrmInboxCompose(models.TransientModel):
         """
         return
 
+    def _crm_inbox_sender(self):
+        """The From of the composer's message (an :class:`engine.mime.Address`)."""
+        account = self.account_id
+        return Address(name=account.sender_name or self.env.user.name, email=account.email)
+
     def _crm_inbox_build(self):
         """Check the composer and build its message (Message-ID fixed now).
 
@@ -524,7 +543,7 @@ class CrmInboxCompose(models.TransientModel):
             for att in self.attachment_ids
         ]
         body_html = self.body if not is_html_empty(self.body) else ""
-        sender = Address(name=account.sender_name or self.env.user.name, email=account.email)
+        sender = self._crm_inbox_sender()
         try:
             message_id, raw = build_message(
                 from_=sender, to=to, cc=cc, subject=self.subject or "",
@@ -567,8 +586,7 @@ class CrmInboxCompose(models.TransientModel):
             raise UserError(self.env._("The account %(email)s cannot send yet: re-connect it "
                                        "first.", email=account.email))
         when = scheduled_at or fields.Datetime.now() + timedelta(seconds=max(delay, 0))
-        sender = self._format(Address(name=account.sender_name or self.env.user.name,
-                                      email=account.email))
+        sender = self._format(self._crm_inbox_sender())
         mail = self.env["mail.mail"].sudo().create({
             "email_from": sender,
             "email_to": self.to or "",

@@ -930,7 +930,10 @@ export class InboxClient extends Component {
                 subject: defaults.subject,
                 signatures: defaults.signatures,
                 signatureId: draft.signatureId || defaults.signature_id || false,
+                defaultSignatureId: defaults.signature_id || false,
                 signatureText: defaults.signature_text,
+                identities: defaults.identities || [],
+                identityId: defaults.identity_id || false,
                 quote: defaults.quote,
                 originalAddresses: defaults.original_addresses || [],
                 ownAddresses: defaults.own_addresses || [],
@@ -1012,6 +1015,8 @@ export class InboxClient extends Component {
             Object.assign(this.state.drafts[id], {
                 messageId,
                 signatures: defaults.signatures, signatureText: defaults.signature_text,
+                defaultSignatureId: defaults.signature_id || false,
+                identities: defaults.identities || [], identityId: defaults.identity_id || false,
                 quote: defaults.quote, open: true,
             });
             this.state.drafts[id].focusToken++;

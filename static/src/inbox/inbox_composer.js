@@ -84,6 +84,11 @@ export class InboxComposer extends Component {
 
     get signatureText() {
         const draft = this.draft;
+        // a Send-as address with its own signature replaces the default one
+        const identity = (draft.identities || []).find((i) => i.id && i.id === draft.identityId);
+        if (identity?.signature_text && draft.signatureId === draft.defaultSignatureId) {
+            return identity.signature_text;
+        }
         if (draft.signatureId) {
             return draft.signatures.find((s) => s.id === draft.signatureId)?.text || "";
         }
@@ -98,6 +103,10 @@ export class InboxComposer extends Component {
                 el.setSelectionRange(el.value.length, el.value.length);
             }
         }
+    }
+
+    onIdentity(ev) {
+        this.draft.identityId = parseInt(ev.target.value) || false;
     }
 
     onSignature(ev) {
@@ -243,6 +252,7 @@ export class InboxComposer extends Component {
                     subject: draft.subject,
                     text: draft.text,
                     signature_id: draft.signatureId || false,
+                    identity_id: draft.identityId || false,
                     attachment_ids: draft.attachments.map((a) => a.id).filter(Boolean),
                     scheduled_at: scheduledAt || false,
                     cancel_on_reply: Boolean(scheduledAt && draft.cancelOnReply),
