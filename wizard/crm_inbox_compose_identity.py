@@ -20,6 +20,12 @@ class CrmInboxComposeIdentity(models.TransientModel):
     identity_id = fields.Many2one(
         "crm.inbox.identity", "Send as", domain="[('account_id', '=', account_id)]",
         help="Empty: the account's own address.")
+    has_identities = fields.Boolean(compute="_compute_has_identities")
+
+    @api.depends("account_id")
+    def _compute_has_identities(self):
+        for composer in self:
+            composer.has_identities = bool(composer.account_id.sudo().identity_ids)
 
     @api.model
     def default_get(self, fields_list):
