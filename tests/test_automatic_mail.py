@@ -49,12 +49,20 @@ class TestAutomaticMail(CrmInboxCase):
         Partner, Lead = self.env["res.partner"], self.env["crm.lead"]
         leads_before = Lead.search_count([])
         self._send_to(account, customer, "<quote-ooo@example.com>")
+        account._sync()
+        Message = self.env["crm.inbox.message"]
+        conversation = Message.search([("message_id", "=", "<quote-ooo@example.com>")]) \
+            .conversation_id
+        self.assertEqual(conversation.state, "waiting", "we wrote last")
+        Conv = self.env["crm.inbox.conversation"].with_user(self.user)
+        Conv.inbox_workflow([conversation.id], "done")
         # the vacation reply went out through Dovecot's submission_host; our MX delivers it
         reply = self.relay.wait_for(1, timeout=20)[0]
         self.assertEqual(reply.rcpt_tos, [account.email])
         self.assertEqual(self.dovecot.deliver(account.email, reply.data, mail_from=""), {})
         account._sync()
-        Message = self.env["crm.inbox.message"]
+        conversation.invalidate_recordset()
+        self.assertEqual(conversation.state, "done", "an out-of-office reply does not reopen")
         ooo = Message.search([("account_id", "=", account.id), ("direction", "=", "in")])
         self.assertEqual(len(ooo), 1)
         self.assertEqual(ooo.automatic_kind, "auto_reply")
@@ -71,6 +79,8 @@ class TestAutomaticMail(CrmInboxCase):
             f"Message-ID: <olga-back@client.example>\r\nIn-Reply-To: <quote-ooo@example.com>\r\n"
             f"Date: Tue, 17 Nov 2026 09:00:00 +0000\r\n\r\nBack, thanks!\r\n").encode())
         account._sync()
+        conversation.invalidate_recordset()
+        self.assertEqual(conversation.state, "open", "a person's answer reopens it")
         self.assertTrue(Partner.search([("email_normalized", "=", customer)]))
         back = Message.search([("message_id", "=", "<olga-back@client.example>")])
         self.assertFalse(back.automatic_kind)
@@ -94,6 +104,9 @@ class TestAutomaticMail(CrmInboxCase):
         dsn = self.env["crm.inbox.message"].search(
             [("message_id", "=", "<dsn-1@mx.client.example>")])
         self.assertEqual(dsn.automatic_kind, "bounce")
+        offer = self.env["crm.inbox.message"].search([("message_id", "=", "<offer-1@example.com>")])
+        self.assertEqual(offer.conversation_id.state, "waiting",
+                         "a delivery report is not the other party's answer")
         self.assertEqual(partner.message_bounce, 1)
         self.assertEqual(lead.message_bounce, 1)
         self.assertEqual(self.env["res.partner"].search_count([]), partners_before,
