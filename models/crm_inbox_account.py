@@ -9,7 +9,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..engine import errors, oauth, sync
 from ..engine.discovery import check_host_safe
-from ..engine.imap import FetchedMessage, IMAPSession, IMAPSettings
+from ..engine.imap import IMAPSession, IMAPSettings
 from ..engine.providers import default_port
 from ..engine.smtp import SMTPSession, SMTPSettings
 from .crm_inbox_fixes import explain_fix
@@ -859,53 +859,3 @@ class CrmInboxAccount(models.Model):
     def _get_folder(self, special_use):
         self.ensure_one()
         return self.folder_ids.filtered(lambda f: f.special_use == special_use)[:1]
-
-    def _file_sent_copy(self, raw, message_id, parent=None):
-        """APPEND a message just sent to the Sent folder (\\Seen) and store its copy.
-
-        The stored row carries the UID from APPENDUID (RFC 4315) when the server
-        gives one, so the next sync of Sent recognises it; otherwise UID 0 is
-        filled in by that sync, matched by Message-ID.
-
-        :param raw: the RFC 5322 bytes that were sent.
-        :param message_id: their Message-ID.
-        :param parent: the ``crm.inbox.message`` replied to or forwarded: the copy is
-            stored straight into its conversation.
-        :returns: the new ``crm.inbox.message``.
-        """
-        self.ensure_one()
-        self = self.sudo()  # noqa: PLW0642 - the system files the copy; the caller checked access
-        if self.connection_type == "forwarding":
-            return self._crm_inbox_store_delivered(raw, "\\Sent", parent=parent,
-                                                   flags=("\\Seen",))[0]
-        folder = self._get_folder("\\Sent")
-        uid, warning = 0, ""
-        now = fields.Datetime.now()
-        try:
-            with self._imap_session() as session:
-                path, uid, uidvalidity = sync.file_message(
-                    session, folder.name if folder else None, raw)
-                if not folder:
-                    folder = self.env["crm.inbox.folder"].create({
-                        "account_id": self.id, "name": path, "special_use": "\\Sent",
-                    })
-                if not folder.uidvalidity:
-                    folder.uidvalidity = uidvalidity
-        except errors.EngineError as exc:
-            warning = self.env._("Sent, but not filed in the Sent folder: %(reason)s",
-                                 reason=self._explain_engine_error(exc, "imap"))
-            _logger.warning("crm_inbox: APPEND to Sent failed for account %s: %s", self.id, exc)
-            if not folder:
-                raise UserError(warning) from exc
-        fetched = FetchedMessage(uid=uid, flags=("\\Seen",), raw=raw, internal_date=now,
-                                 size=len(raw), modseq=None)
-        Message = self.env["crm.inbox.message"]
-        if parent and parent.conversation_id:
-            Message = Message.with_context(
-                crm_inbox_thread_into={message_id: parent.conversation_id.id})
-        Message._ingest(folder, [fetched])
-        message = Message.search([("folder_id", "=", folder.id),
-                                  ("message_id", "=", message_id)], limit=1)
-        if warning and message:
-            message.parse_warning = warning
-        return message
