@@ -501,14 +501,20 @@ def normalize_subject(subject: str) -> str:
     """
     if not isinstance(subject, str):
         return ""
+    value = _strip_reply_prefixes(subject)
+    value = _TAGS_RE.sub("", value)
+    return _WS_RE.sub(" ", value).strip().casefold()
+
+
+def _strip_reply_prefixes(subject: str) -> str:
+    """*subject* NFKC-normalized, without its leading reply/forward prefixes."""
     value = unicodedata.normalize("NFKC", _clean_display(subject))
     for _ in range(100):  # bounded: each round removes at least one character
         stripped = _PREFIX_RE.sub("", value, count=1)
         if stripped == value:
             break
         value = stripped
-    value = _TAGS_RE.sub("", value)
-    return _WS_RE.sub(" ", value).strip().casefold()
+    return value
 
 
 def subject_topic(subject: str) -> str:
@@ -523,12 +529,7 @@ def subject_topic(subject: str) -> str:
     """
     if not isinstance(subject, str):
         return ""
-    value = unicodedata.normalize("NFKC", _clean_display(subject))
-    for _ in range(100):  # bounded: each round removes at least one character
-        stripped = _PREFIX_RE.sub("", value, count=1)
-        if stripped == value:
-            break
-        value = stripped
+    value = _strip_reply_prefixes(subject)
     value = _WS_RE.sub(" ", value).strip()
     return value or _WS_RE.sub(" ", _clean_display(subject)).strip()
 
