@@ -44,6 +44,19 @@ class Throttled(ConnectFailed):
     SMTP 421 / 454 (RFC 5321 section 4.2.3). Back off; never a credentials problem."""
 
 
+class MailboxBusy(Throttled):
+    """Every connection slot of the mailbox is taken: the caller's own cap on
+    simultaneous connections per mailbox (kept below the provider's: Gmail 15,
+    Microsoft 365 20 IMAP connections per mailbox), not the server's answer.
+
+    :ivar limit: the cap (int, connections).
+    """
+
+    def __init__(self, message="", *, limit=0, **kw):
+        super().__init__(message, **kw)
+        self.limit = limit
+
+
 class UnknownHost(ConnectFailed):
     """The host name does not resolve (DNS NXDOMAIN or no address)."""
 

@@ -1,3 +1,4 @@
+import contextlib
 import logging
 import threading
 import time
@@ -423,8 +424,22 @@ class CrmInboxAccount(models.Model):
         """``engine.smtp.SMTPSettings`` of this account: :meth:`_get_server_settings`."""
         return self._get_server_settings("smtp")
 
+    @contextlib.contextmanager
     def _imap_session(self):
-        return IMAPSession(self._get_imap_settings())
+        """An open ``engine.imap.IMAPSession`` of this account, inside one of its
+        connection slots (``crm_inbox.max_connections_per_mailbox``,
+        models/crm_inbox_account_runner.py); the sync holds its own slot for the whole
+        run (context ``crm_inbox_mailbox_slot``).
+
+        :raises engine.errors.MailboxBusy: every slot stayed taken for
+            ``crm_inbox.mailbox_slot_wait`` seconds (5).
+        :raises engine.errors.EngineError: as ``IMAPSession.open``.
+        """
+        held = self.env.context.get("crm_inbox_mailbox_slot")
+        if not held:
+            self._crm_inbox_wait_mailbox_slot()
+        with IMAPSession(self._get_imap_settings()) as session:
+            yield session
 
     def _smtp_session(self):
         return SMTPSession(self._get_smtp_settings())
@@ -497,6 +512,15 @@ class CrmInboxAccount(models.Model):
             code = getattr(exc, "hint", "") or oauth.server_auth_fix_code(detail, host or "")
             if code and code != "password_refused":  # the message above says it already
                 msg += "\n" + explain_fix(self.env, code)
+        elif isinstance(exc, errors.MailboxBusy):
+            msg = self.env._("%(proto)s: %(count)s connections to %(email)s are open already "
+                    "(syncs and colleagues' actions); try again in a moment. An administrator "
+                    "sets the number in Settings > Inbox > Connections per mailbox.",
+                    proto=proto, count=exc.limit, email=self.email)
+        elif isinstance(exc, errors.Throttled):
+            msg = self.env._("%(proto)s: %(host)s asks to come back later (%(detail)s). The "
+                    "next attempt waits; nothing needs changing.",
+                    proto=proto, host=host, detail=detail)
         elif isinstance(exc, errors.ConnectFailed):
             msg = self.env._("%(proto)s: the connection to %(host)s was lost (%(detail)s). It will be "
                     "retried at the next sync.", proto=proto, host=host, detail=detail)
@@ -631,7 +655,7 @@ class CrmInboxAccount(models.Model):
             raise UserError(self.last_error)
         message = self.env._("%(count)s new messages.", count=result)
         if self.sudo()._sync_unfinished():
-            self.env.ref("crm_inbox.ir_cron_crm_inbox_sync").sudo()._trigger()
+            self._crm_inbox_trigger_runners()
             message += " " + self.env._("The rest is synced in the background.")
         return {
             "type": "ir.actions.client",
@@ -746,16 +770,22 @@ class CrmInboxAccount(models.Model):
             return 0
         new = 0
         outcome = None
-        slot = None
+        slot = mailbox_slot = None
         try:
             slot = self._crm_inbox_take_host_slot()
             if slot is False:
                 outcome = "no_slot"
                 return 0
+            mailbox_slot = self._crm_inbox_take_mailbox_slot(session=True)
+            if mailbox_slot is False:
+                _logger.info("crm_inbox: every connection slot of account %s is taken, "
+                             "its sync waits", self.id)
+                outcome = "no_slot"
+                return 0
             if not self.sync_since:
                 self.sync_since = self._compute_sync_since()
             deadline = time.monotonic() + time_budget if time_budget else None
-            with self._imap_session() as session:
+            with self.with_context(crm_inbox_mailbox_slot=True)._imap_session() as session:
                 if not self.with_context(active_test=False).folder_ids:
                     # connected without a folder list (a sign-in finished, Test connection
                     # never did): list them now, Inbox and Sent on by default
@@ -792,6 +822,7 @@ class CrmInboxAccount(models.Model):
             self.write({"state": "error", "last_error": self._explain_engine_error(exc, "imap"),
                         "last_sync_date": fields.Datetime.now()})
         finally:
+            self._crm_inbox_release_host_slot(mailbox_slot)
             self._crm_inbox_release_host_slot(slot)
             # next attempt, failure count, stale warning (models/crm_inbox_account_health.py)
             self._crm_inbox_after_sync(outcome)

@@ -27,7 +27,7 @@ from babel.dates import format_timedelta
 from odoo import api, fields, models
 from odoo.tools.misc import get_lang
 
-from ..engine import backoff
+from ..engine import backoff, errors
 
 _logger = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ RUNNER_CODE = "model._cron_sync_accounts()"
 STALE_INTERVALS = 3
 #: Re-claim delay of an account skipped because its host had no free connection slot.
 NO_SLOT_RETRY_SECONDS = 60
+#: Advisory lock space (first key) of the per-mailbox connection slots.
+MAILBOX_LOCK_SPACE = zlib.crc32(b"crm_inbox.mailbox") - (1 << 31)
+#: The highest per-mailbox cap (the second key is ``account id * this + slot``).
+MAILBOX_SLOTS_MAX = 32
 #: Claim retries after a serialization failure (another runner committed the row).
 CLAIM_ATTEMPTS = 5
 
@@ -236,6 +240,57 @@ class CrmInboxAccount(models.Model):
                      cap, host, self.id)
         return False
 
+    def _crm_inbox_mailbox_cap(self):
+        """``crm_inbox.max_connections_per_mailbox``: simultaneous IMAP connections
+        crm_inbox opens to one mailbox (sync, the Inbox's actions, Sent copies),
+        default 10 (0: no cap; at most :data:`MAILBOX_SLOTS_MAX`), below the providers'
+        own limits (Gmail 15, Microsoft 365 20 IMAP connections per mailbox; Dovecot's
+        ``mail_max_userip_connections`` 10 per user and address)."""
+        cap = int(self.env["ir.config_parameter"].sudo().get_param(
+            "crm_inbox.max_connections_per_mailbox", 10) or 0)
+        return min(cap, MAILBOX_SLOTS_MAX)
+
+    def _crm_inbox_take_mailbox_slot(self, session=False):
+        """Take a free connection slot of this mailbox: the PostgreSQL advisory lock
+        ``(MAILBOX_LOCK_SPACE, id * MAILBOX_SLOTS_MAX + slot)``, held until the
+        transaction ends (``session=False``: a request of the Inbox) or until
+        :meth:`_crm_inbox_release_host_slot` (``session=True``: the sync, which
+        commits as it goes); PostgreSQL drops it when a killed process's connection
+        closes. A process that holds a slot of the mailbox takes the same one again
+        (advisory locks are re-entrant), so one request counts once.
+
+        :returns: the lock key (tuple), ``None`` when there is no cap, ``False`` when
+            every slot is taken.
+        """
+        self.ensure_one()
+        cap = self._crm_inbox_mailbox_cap()
+        if cap <= 0:
+            return None
+        function = "pg_try_advisory_lock" if session else "pg_try_advisory_xact_lock"
+        for slot in range(cap):
+            key = (MAILBOX_LOCK_SPACE, self.id * MAILBOX_SLOTS_MAX + slot)
+            self.env.cr.execute(f"SELECT {function}(%s, %s)", key)
+            if self.env.cr.fetchone()[0]:
+                return key if session else None
+        return False
+
+    def _crm_inbox_wait_mailbox_slot(self):
+        """Wait for a free connection slot of this mailbox (the Inbox's actions, Sent
+        copies): at most ``crm_inbox.mailbox_slot_wait`` seconds (5), polling.
+
+        :raises engine.errors.MailboxBusy: still none free, with the cap.
+        """
+        wait = float(self.env["ir.config_parameter"].sudo().get_param(
+            "crm_inbox.mailbox_slot_wait", 5))
+        deadline = time.monotonic() + wait
+        while self._crm_inbox_take_mailbox_slot() is False:
+            if time.monotonic() >= deadline:
+                cap = self._crm_inbox_mailbox_cap()
+                raise errors.MailboxBusy(
+                    f"{cap} connections to {self.email} are open already",
+                    limit=cap, protocol="imap")
+            time.sleep(0.2)
+
     @api.model
     def _crm_inbox_host_lock_key(self, host):
         """The first advisory lock key of *host* (str): its CRC-32 folded into int4."""
@@ -327,6 +382,17 @@ class CrmInboxAccount(models.Model):
         _logger.info("crm_inbox: sync runner synced %s accounts in %.1f s, %s still due",
                      done, time.monotonic() - started, remaining)
         return True
+
+    @api.model
+    def _crm_inbox_trigger_runners(self):
+        """Ask every active sync runner to run now (``ir.cron._trigger``): one that is
+        busy with a long run takes the trigger after it, an idle one at once, so an
+        account made due by a person (Sync now, Finish of the setup) does not wait for
+        the runner that happens to be first."""
+        Cron = self.env["ir.cron"].sudo()
+        runners = Cron.search([("model_id.model", "=", self._name), ("code", "=", RUNNER_CODE)])
+        for runner in runners or self.env.ref("crm_inbox.ir_cron_crm_inbox_sync").sudo():
+            runner._trigger()  # ir.cron._trigger is for one record
 
     @api.model
     def _crm_inbox_apply_runners(self, count):

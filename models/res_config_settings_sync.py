@@ -20,6 +20,11 @@ class ResConfigSettings(models.TransientModel):
     crm_inbox_max_connections_per_host = fields.Integer(
         "Connections per mail host", config_parameter="crm_inbox.max_connections_per_host",
         default=10, help="Simultaneous sync connections to one IMAP host (0: no cap).")
+    crm_inbox_max_connections_per_mailbox = fields.Integer(
+        "Connections per mailbox", config_parameter="crm_inbox.max_connections_per_mailbox",
+        default=10, help="Simultaneous IMAP connections to one mailbox: syncs, the Inbox's "
+                         "actions and Sent copies together (0: no cap, at most 32). Gmail "
+                         "allows 15 per mailbox, Microsoft 365 20.")
     crm_inbox_backlog_due = fields.Integer("Due", compute="_compute_crm_inbox_backlog")
     crm_inbox_backlog_overdue = fields.Integer("Overdue", compute="_compute_crm_inbox_backlog")
     crm_inbox_backlog_failing = fields.Integer("Failing", compute="_compute_crm_inbox_backlog")

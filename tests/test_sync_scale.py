@@ -4,8 +4,10 @@ runner, failing ones backed off, stale ones shown; against the real Dovecot."""
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
+from ..models.crm_inbox_account_runner import MAILBOX_LOCK_SPACE, MAILBOX_SLOTS_MAX
 from ..testkit.mail_servers import free_port
 from .common import CrmInboxCase
 
@@ -152,6 +154,17 @@ class TestSyncScaleOut(CrmInboxCase):
         self.Account._cron_sync_accounts()
         self.assertTrue(account.sync_last_success)
 
+    def test_sync_now_wakes_every_runner(self):
+        """The rest of a long first sync is for whichever runner is idle, not only the
+        first (which may be 60 s into its own run)."""
+        runners = self.env["ir.cron"].search([("code", "=", "model._cron_sync_accounts()")])
+        self.assertEqual(len(runners), 2)
+        Trigger = self.env["ir.cron.trigger"]
+        before = Trigger.search([("cron_id", "in", runners.ids)])
+        self.Account._crm_inbox_trigger_runners()
+        self.assertEqual((Trigger.search([("cron_id", "in", runners.ids)]) - before).cron_id,
+                         runners)
+
     def test_runner_setting_creates_and_archives_crons(self):
         Cron = self.env["ir.cron"].with_context(active_test=False)
 
@@ -167,3 +180,92 @@ class TestSyncScaleOut(CrmInboxCase):
         self.assertEqual(runners().filtered("active"),
                          self.env.ref("crm_inbox.ir_cron_crm_inbox_sync"))
         self.assertEqual(len(runners()), 4, "archived, not deleted")
+
+
+@tagged("post_install", "-at_install")
+class TestMailboxConnectionCap(CrmInboxCase):
+    """At most ``crm_inbox.max_connections_per_mailbox`` IMAP connections to one mailbox,
+    across the sync, the Inbox's actions and Sent copies (PostgreSQL advisory locks, so
+    every Odoo process and host counts); real Dovecot, a second real database session."""
+
+    def _account_with_mail(self):
+        account = self._connect(self._fresh_account())
+        self.dovecot.append(account.email, "INBOX", (
+            f"From: Client <client@client.example>\r\nTo: {account.email}\r\n"
+            f"Subject: Capped\r\nMessage-ID: <capped-1@client.example>\r\n"
+            f"Date: Thu, 19 Nov 2026 10:00:00 +0000\r\n\r\nBody\r\n").encode())
+        account._sync()
+        message = self.env["crm.inbox.message"].search([("account_id", "=", account.id)])
+        self.assertEqual(len(message), 1)
+        return account, message
+
+    def _hold(self, cursor, account, slots):
+        """Take *slots* connection slots of *account* in another database session."""
+        keys = []
+        for slot in range(slots):
+            key = (MAILBOX_LOCK_SPACE, account.id * MAILBOX_SLOTS_MAX + slot)
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+            self.assertTrue(cursor.fetchone()[0])
+            keys.append(key)
+        return keys
+
+    def test_inbox_action_waits_then_says_the_mailbox_is_busy(self):
+        account, message = self._account_with_mail()
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_inbox.max_connections_per_mailbox", "2")
+        params.set_param("crm_inbox.mailbox_slot_wait", "0.5")
+        mine = message.with_user(self.user)
+        with self.registry.cursor() as other:
+            keys = self._hold(other, account, 2)
+            with self.assertRaisesRegex(UserError, r"2 connections to .* are open already"):
+                mine.action_mark_read()
+            self.assertNotIn("\\Seen", self.dovecot.flags(account.email, "INBOX")[
+                message.imap_uid], "nothing written to the server")
+            self.assertFalse(message.is_read, "nothing changed in Odoo either")
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", keys[1])
+            mine.action_mark_read()  # one slot free again
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", keys[0])
+        self.assertIn("\\Seen", self.dovecot.flags(account.email, "INBOX")[message.imap_uid])
+        self.assertTrue(message.is_read)
+
+    def test_one_request_counts_once(self):
+        account, message = self._account_with_mail()
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("crm_inbox.max_connections_per_mailbox", "1")
+        params.set_param("crm_inbox.mailbox_slot_wait", "0.5")
+        mine = message.with_user(self.user)
+        # the same transaction takes the same slot again: three actions, one slot
+        mine.action_mark_read()
+        mine.action_flag()
+        mine.action_mark_unread()
+        self.assertEqual(set(self.dovecot.flags(account.email, "INBOX")[message.imap_uid]),
+                         {"\\Flagged"})
+
+    def test_sync_waits_for_a_slot_without_counting_a_failure(self):
+        account, _message = self._account_with_mail()
+        self.env["ir.config_parameter"].sudo().set_param(
+            "crm_inbox.max_connections_per_mailbox", "1")
+        self.dovecot.append(account.email, "INBOX", (
+            f"From: Client <client@client.example>\r\nTo: {account.email}\r\n"
+            f"Subject: Second\r\nMessage-ID: <capped-2@client.example>\r\n"
+            f"Date: Thu, 19 Nov 2026 10:05:00 +0000\r\n\r\nBody\r\n").encode())
+        Message = self.env["crm.inbox.message"]
+        with self.registry.cursor() as other:
+            keys = self._hold(other, account, 1)
+            account.sudo().sync_next_attempt = fields.Datetime.now() - timedelta(seconds=1)
+            self.env["crm.inbox.account"]._cron_sync_accounts()
+            self.assertEqual(Message.search_count([("account_id", "=", account.id)]), 1,
+                             "no free slot: not synced")
+            self.assertEqual(account.sync_failure_count, 0, "waiting is not a failure")
+            self.assertGreater(account.sync_next_attempt, fields.Datetime.now(),
+                               "retried a minute later")
+            # a session-level lock outlives its cursor (pooled connection): give it back
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", keys[0])
+        account.sudo().sync_next_attempt = fields.Datetime.now() - timedelta(seconds=1)
+        self.env["crm.inbox.account"]._cron_sync_accounts()
+        self.assertEqual(Message.search_count([("account_id", "=", account.id)]), 2)
+        # the sync gave its session-level slot back
+        self.env.cr.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND classid = %s::oid AND pid = pg_backend_pid()",
+                            (MAILBOX_LOCK_SPACE & 0xFFFFFFFF,))
+        self.assertEqual(self.env.cr.fetchone()[0], 0)

@@ -585,7 +585,7 @@ class CrmInboxAccountSetup(models.TransientModel):
         if account.state == "auth_failed":
             raise UserError(account.last_error)
         if account.sudo()._sync_unfinished():
-            self.env.ref("crm_inbox.ir_cron_crm_inbox_sync").sudo()._trigger()
+            account._crm_inbox_trigger_runners()
         action = account.action_open_conversations()
         action["target"] = "main"
         return action
