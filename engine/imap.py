@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timezone
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, SocketTimeout
 from imapclient import tls as imapclient_tls
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.imap4 import IMAP4WithTimeout
@@ -107,7 +107,12 @@ class IMAPSettings:
     :ivar password: password for LOGIN; ignored when ``access_token`` is set.
     :ivar access_token: OAuth 2 access token; when set, SASL ``XOAUTH2``
         (Google/Microsoft IMAP OAuth docs) is used instead of LOGIN.
-    :ivar timeout: seconds, for the TCP connect and for every read.
+    :ivar timeout: seconds, for every read (and for the connect when
+        ``connect_timeout`` is ``None``).
+    :ivar connect_timeout: seconds for the TCP connect, the TLS handshake of
+        implicit TLS and the server's greeting (:rfc:`3501#section-7.1`); ``None``:
+        ``timeout``. A server that accepts and never greets costs this, not
+        ``timeout``.
     :ivar allow_self_signed: accept any certificate at the handshake and
         trust it by its pinned fingerprint instead (see :mod:`engine.tls`).
     :ivar pinned_fingerprint: SHA-256 hex of the accepted certificate; ``""``
@@ -129,6 +134,7 @@ class IMAPSettings:
     pinned_fingerprint: str = ""
     cafile: str | None = None
     address: str = ""
+    connect_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
@@ -384,7 +390,8 @@ class IMAPSession(ServerSession):
     def _connect(self, ctx: ssl.SSLContext | None) -> IMAPClient:
         """TCP connect, greeting, and TLS (implicit or STARTTLS) with ``ctx``."""
         s = self.settings
-        timeout = s.timeout
+        timeout = SocketTimeout(
+            connect=min(s.connect_timeout or s.timeout, s.timeout), read=s.timeout)
         if s.security == "ssl":
             client = _IMAPClient(s.host, s.port, ssl=True, ssl_context=ctx, timeout=timeout,
                                  address=s.address)

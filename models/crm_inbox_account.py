@@ -342,6 +342,13 @@ class CrmInboxAccount(models.Model):
     # ------------------------------------------------------------------
     # engine settings: the one place that reads secrets
     # ------------------------------------------------------------------
+    def _connect_timeout(self):
+        """Seconds for the IMAP connect, TLS handshake and greeting:
+        ``crm_inbox.connect_timeout`` (10), at most :meth:`_timeout`. A server that
+        accepts and never greets holds a sync runner this long, not the read timeout."""
+        params = self.env["ir.config_parameter"].sudo()
+        return min(float(params.get_param("crm_inbox.connect_timeout", 10)), self._timeout())
+
     def _timeout(self):
         """Seconds for connects and reads: ``crm_inbox.timeout`` (30), at most
         ``crm_inbox.test_timeout`` (10) for *Test connection*."""
@@ -403,6 +410,7 @@ class CrmInboxAccount(models.Model):
         if self.connection_type in OAUTH_TYPES:
             username, password, access_token = imap_username, "", self._oauth_access_token()
         settings_class = IMAPSettings if protocol == "imap" else SMTPSettings
+        extra = {"connect_timeout": self._connect_timeout()} if protocol == "imap" else {}
         return settings_class(
             host=host,
             address=address,
@@ -414,6 +422,7 @@ class CrmInboxAccount(models.Model):
             timeout=self._timeout(),
             allow_self_signed=self.allow_self_signed,
             pinned_fingerprint=self[f"{protocol}_cert_fingerprint"] or "",
+            **extra,
         )
 
     def _get_imap_settings(self):

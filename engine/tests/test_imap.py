@@ -216,6 +216,29 @@ def test_silent_server_times_out(security):
         server.close()
 
 
+@pytest.mark.parametrize("security", ["none", "ssl"])
+def test_connect_timeout_bounds_a_server_that_never_greets(security):
+    """A server that accepts and never greets costs ``connect_timeout``, not the read
+    ``timeout`` (which stays for the commands of a live session)."""
+    server = _SilentServer()
+    try:
+        settings = IMAPSettings("127.0.0.1", server.port, security, ALICE, "x", timeout=30.0,
+                                connect_timeout=0.5)
+        start = time.monotonic()
+        with pytest.raises((ConnectTimeout, ConnectionLost)):
+            IMAPSession(settings).open()
+        assert time.monotonic() - start < 3
+    finally:
+        server.close()
+
+
+def test_read_timeout_applies_after_the_greeting(dovecot):
+    settings = dataclasses.replace(dovecot.imap_settings(ALICE), timeout=7.0,
+                                   connect_timeout=0.5)
+    with IMAPSession(settings) as imap:
+        assert imap.client.socket().gettimeout() == 7.0
+
+
 # -- folders -------------------------------------------------------------------------
 
 
