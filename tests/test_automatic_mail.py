@@ -177,6 +177,26 @@ class TestAutomaticMail(CrmInboxCase):
         self.assertEqual(len(conversation.inbox_message_ids), 2)
         self.assertEqual(conversation.state, "open")
 
+    def test_report_synced_before_the_bounced_mail_is_joined_by_it(self):
+        account = self._connect(self._fresh_account())
+        gone = "gone3@client.example"
+        # the report is seen first (INBOX), the bounced mail's Sent copy afterwards
+        self.assertEqual(self.dovecot.deliver(account.email, _dsn(
+            account.email, gone, "<late-1@example.com>", "<dsn-4@mx.client.example>"), ""), {})
+        account._sync()
+        dsn = self.env["crm.inbox.message"].search(
+            [("message_id", "=", "<dsn-4@mx.client.example>")])
+        self.assertEqual(dsn.conversation_id.state, "done", "alone, nothing to answer")
+        self.dovecot.append(account.email, "Sent", (
+            f"From: {account.email}\r\nTo: {gone}\r\nSubject: Late offer\r\n"
+            f"Message-ID: <late-1@example.com>\r\nDate: Mon, 16 Nov 2026 10:00:00 +0000"
+            f"\r\n\r\nOffer.\r\n").encode(), ("\\Seen",))
+        account._sync()
+        late = self.env["crm.inbox.message"].search([("message_id", "=", "<late-1@example.com>")])
+        self.assertEqual(late.conversation_id, dsn.conversation_id)
+        late.conversation_id.invalidate_recordset()
+        self.assertEqual(late.conversation_id.state, "waiting", "our mail, written by a person")
+
     def test_lone_bounce_is_done(self):
         account = self._connect(self._fresh_account())
         self.assertEqual(self.dovecot.deliver(account.email, _dsn(
