@@ -19,7 +19,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 
-from .mime import normalize_email
+from .mime import _parse_message_id, normalize_email
 
 #: Trace fields naming the envelope recipient, most specific first.
 ENVELOPE_FIELDS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
@@ -148,6 +148,65 @@ def bounced_recipients(raw: bytes) -> list[str]:
     return out
 
 
+#: Parts of a report that hold the original message (:rfc:`3464` section 2, :rfc:`6533`
+#: section 3 for internationalized mail), or its header block only.
+_ORIGINAL_PARTS = ("message/rfc822", "text/rfc822-headers", "message/global",
+                   "message/global-headers")
+#: Parts of a disposition notification naming the original (:rfc:`8098` section 3.2.5).
+_MDN_PARTS = ("message/disposition-notification", "message/global-disposition-notification")
+
+
+def report_original_message_id(raw: bytes) -> str:
+    """The Message-ID of the mail a delivery or disposition report is about.
+
+    A delivery-status report (:rfc:`3464` section 2: ``multipart/report``) returns the
+    original message, or only its header block, in its third part
+    (``message/rfc822`` or ``text/rfc822-headers``; ``message/global`` and
+    ``message/global-headers`` for internationalized mail, :rfc:`6533`); a disposition
+    notification (:rfc:`8098` section 3.2.5) names it in ``Original-Message-ID``.
+    Non-standard bounces that attach the original as ``message/rfc822`` (qmail,
+    old Exchange) are read the same way. The first of these parts found wins.
+
+    :param raw: the RFC 5322 message bytes.
+    :returns: the msg-id in ``<id@host>`` form; ``""`` when the report names none (or
+        the message cannot be parsed).
+    """
+    from email.parser import BytesParser, HeaderParser
+
+    try:
+        msg = BytesParser(policy=compat32).parsebytes(raw or b"")
+    except Exception:  # noqa: BLE001 (a broken report names nothing)
+        return ""
+    if not msg.is_multipart():
+        return ""
+    for part in msg.walk():
+        if part is msg:
+            continue
+        kind = part.get_content_type()
+        if kind in _MDN_PARTS:
+            payload = part.get_payload()
+            fields_ = payload[0] if isinstance(payload, list) and payload else None
+            if fields_ is not None:
+                found = _parse_message_id(str(fields_.get("Original-Message-ID", "")))
+                if found:
+                    return found
+            continue
+        if kind not in _ORIGINAL_PARTS:
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list):  # message/rfc822: the enclosed message
+            original = payload[0] if payload else None
+        else:  # the header block as text (decoded from its transfer encoding)
+            text = part.get_payload(decode=True) or b""
+            original = HeaderParser(policy=compat32).parsestr(
+                text.decode("utf-8", "replace").lstrip("\r\n"))
+        if original is not None:
+            found = _parse_message_id(str(original.get("Message-ID", "")))
+            if found:
+                return found
+    return ""
+
+
 #: Warnings of ``engine.mime.parse_message`` that mean a parsing limit (``ParseLimits``)
 #: was reached: the message is shown as "too large to display", the original kept.
 _LIMIT_WARNING_RE = re.compile(
@@ -179,5 +238,6 @@ __all__ = [
     "delivery_key",
     "header_value",
     "over_parse_limits",
+    "report_original_message_id",
     "sender_address",
 ]

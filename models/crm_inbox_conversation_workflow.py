@@ -11,7 +11,8 @@ from another mail client and synced from Sent), never from a hook in the send co
 
 Automatic mail (``crm.inbox.message.automatic_kind``: out-of-office replies, delivery
 reports) is left out: it never reopens a done conversation, never ends waiting or a
-snooze and never completes a reminder.
+snooze and never completes a reminder. A conversation made only of automatic mail (a
+newsletter, a lone bounce) is ``done`` from the start: nothing in it needs an answer.
 
 "After" is decided by row ids, not by Date headers (senders' clocks and the database's
 transaction time cannot be trusted for that): when a conversation is marked done or
@@ -148,6 +149,20 @@ class CrmInboxConversationWorkflow(models.Model):
               FROM w
              WHERE c.id = w.id
         """, {"ids": ids})
+        # made only of automatic mail (a newsletter, a lone bounce): nothing to answer,
+        # done at once; a person's email after it reopens it (the usual watermark)
+        if not self.env.context.get("crm_inbox_reopening"):
+            cr.execute("""
+                UPDATE crm_inbox_conversation c
+                   SET state = 'done', done_date = now() AT TIME ZONE 'UTC',
+                       done_watermark = a.last_id
+                  FROM (SELECT conversation_id, max(id) AS last_id FROM crm_inbox_message
+                         WHERE conversation_id = ANY(%(ids)s)
+                         GROUP BY conversation_id
+                        HAVING bool_and(automatic_kind IS NOT NULL)) a
+                 WHERE c.id = a.conversation_id AND c.state = 'open'
+                   AND c.done_watermark IS NULL AND c.done_date IS NULL
+            """, {"ids": ids})
         self.invalidate_model(["state", "done_date", "done_watermark", "snoozed_until",
                                "snooze_watermark", "last_in_message_id", "is_unread"])
         cr.execute("""
@@ -247,7 +262,8 @@ class CrmInboxConversationWorkflow(models.Model):
 
     def _reopen(self):
         self.sudo().write({"state": "open", "done_date": False, "done_watermark": False})
-        self._refresh_workflow(self.ids)
+        # reopened by the user: stays open even when made only of automatic mail
+        self.with_context(crm_inbox_reopening=True)._refresh_workflow(self.ids)
 
     def _snooze(self, when):
         """Hide these conversations until *when* (naive UTC datetime)."""

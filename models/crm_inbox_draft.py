@@ -26,6 +26,9 @@ class CrmInboxDraft(models.Model):
     subject = fields.Char()
     text = fields.Text()
     signature_id = fields.Many2one("crm.inbox.signature", ondelete="set null")
+    identity_id = fields.Many2one(
+        "crm.inbox.identity", "Send as", ondelete="set null",
+        help="The From chosen in the reply box (empty: the account's own address).")
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
 
     _sql_constraints = [
@@ -44,6 +47,8 @@ class CrmInboxDraft(models.Model):
 
         :param values: ``{"message_id" (crm.inbox.message replied to), "mode", "to",
             "cc", "bcc", "subject", "text": str, "signature_id": id|False,
+            "identity_id": crm.inbox.identity id|False (the Send-as address; one of the
+            conversation's account, else the account's own address is kept),
             "attachment_ids": [ir.attachment ids]}``.
         :returns: the draft id.
         :raises UserError: the conversation or the email replied to cannot be read.
@@ -64,6 +69,11 @@ class CrmInboxDraft(models.Model):
             signature = self.env["crm.inbox.signature"].browse(
                 int(values["signature_id"] or 0)).exists()
             vals["signature_id"] = signature.id if signature.user_id == self.env.user else False
+        if "identity_id" in values:
+            identity = self.env["crm.inbox.identity"].sudo().browse(
+                int(values["identity_id"] or 0)).exists()
+            vals["identity_id"] = identity.id \
+                if identity.account_id == conversation.account_id else False
         if "attachment_ids" in values:
             attachments = self.env["ir.attachment"].browse(values["attachment_ids"] or []).exists()
             attachments.check_access("read")
@@ -80,7 +90,8 @@ class CrmInboxDraft(models.Model):
         """The current user's saved draft of *conversation_id*, or ``False``.
 
         :returns: ``{"message_id", "mode", "to", "cc", "bcc", "subject", "text",
-            "signature_id", "attachments": [{"id", "name", "mimetype"}]}``.
+            "signature_id", "identity_id" (False: the account's own address),
+            "attachments": [{"id", "name", "mimetype"}]}``.
         """
         draft = self._find(conversation_id)
         if not draft:
@@ -89,6 +100,7 @@ class CrmInboxDraft(models.Model):
             "message_id": draft.parent_id.id or False, "mode": draft.mode,
             **{key: draft[key] or "" for key in DRAFT_TEXT_FIELDS},
             "signature_id": draft.signature_id.id or False,
+            "identity_id": draft.sudo().identity_id.id or False,
             "attachments": [{"id": a.id, "name": a.name, "mimetype": a.mimetype}
                             for a in draft.attachment_ids],
         }

@@ -6,11 +6,19 @@ failed (``engine.gateway.bounced_recipients``). Each of them gets Odoo's bounce 
 as ``mail.thread._routing_handle_bounce`` does for mail through the gateway: every record
 of a blacklist-enabled model (``mail.thread.blacklist``: contacts, leads...) with that
 normalized address has ``_message_receive_bounce`` called (``message_bounce`` + 1).
+
+A report threads into the conversation of the mail it is about: reports carry no
+In-Reply-To (:rfc:`3464`), but their returned message or header block names the
+original's Message-ID (``engine.gateway.report_original_message_id``); it is stored as
+the report's In-Reply-To (its own, if any, moves to References), so the report joins that
+conversation whichever is synced first (INBOX before Sent, or after).
 """
+
+import dataclasses
 
 from odoo import fields, models
 
-from ..engine.gateway import bounced_recipients
+from ..engine.gateway import automatic_kind, bounced_recipients, report_original_message_id
 
 
 class CrmInboxMessageAutomatic(models.Model):
@@ -26,6 +34,8 @@ class CrmInboxMessageAutomatic(models.Model):
         return vals
 
     def _store_batch(self, folder, items, partners):
+        items = [(fetched_msg, self._crm_inbox_thread_report(fetched_msg.raw, msg))
+                 for fetched_msg, msg in items]
         rows = super()._store_batch(folder, items, partners)
         bounced = []
         for row, (fetched_msg, _msg) in zip(rows, items, strict=True):
@@ -34,6 +44,18 @@ class CrmInboxMessageAutomatic(models.Model):
         if bounced:
             self._crm_inbox_receive_bounces(bounced)
         return rows
+
+    def _crm_inbox_thread_report(self, raw, msg):
+        """*msg* (an ``engine.mime.ParsedMessage``), replying to the original it reports on
+        when *raw* is a delivery or disposition report that names one; else unchanged."""
+        if automatic_kind(raw) != "bounce":
+            return msg
+        original = report_original_message_id(raw)
+        if not original or original in (msg.message_id, msg.in_reply_to):
+            return msg
+        references = tuple(dict.fromkeys(
+            r for r in (msg.in_reply_to, *msg.references, original) if r))
+        return dataclasses.replace(msg, in_reply_to=original, references=references)
 
     def _crm_inbox_receive_bounces(self, emails):
         """Odoo's bounce counter for each normalized address of *emails* (one per failed

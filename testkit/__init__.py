@@ -8,6 +8,8 @@ script; the addon never imports it at runtime, and nothing here is runtime code.
 * :mod:`.oauth_server`: an OAuth 2.0 / OIDC provider standing in for Google and
   Microsoft (authorization code + PKCE, refresh rotation, introspection);
 * :mod:`.demo_mail`: the demo and bulk mailboxes;
+* :mod:`.chromium`: a second headless Chromium driven over the DevTools protocol
+  (two people in two browsers at once);
 * :mod:`socket_guard` / ``sitecustomize``: the loopback-only guard of the test tiers
   (loaded through ``PYTHONPATH``, see ``scripts/test.sh``).
 

@@ -10,11 +10,11 @@ vacation :days 1 :subject "Out of office" "I am away until Monday.";
 """
 
 
-def _dsn(to, bounced, original_id):
+def _dsn(to, bounced, original_id, report_id="<dsn-1@mx.client.example>"):
     return (
         f"From: Mail Delivery System <MAILER-DAEMON@mx.client.example>\r\n"
         f"To: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        f"Date: Mon, 16 Nov 2026 11:00:00 +0000\r\nMessage-ID: <dsn-1@mx.client.example>\r\n"
+        f"Date: Mon, 16 Nov 2026 11:00:00 +0000\r\nMessage-ID: {report_id}\r\n"
         f"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
         f"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n"
         f"\r\n--b1\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
@@ -105,6 +105,9 @@ class TestAutomaticMail(CrmInboxCase):
             [("message_id", "=", "<dsn-1@mx.client.example>")])
         self.assertEqual(dsn.automatic_kind, "bounce")
         offer = self.env["crm.inbox.message"].search([("message_id", "=", "<offer-1@example.com>")])
+        self.assertEqual(dsn.conversation_id, offer.conversation_id,
+                         "the report joins the bounced mail's conversation")
+        self.assertEqual(dsn.in_reply_to, "<offer-1@example.com>")
         self.assertEqual(offer.conversation_id.state, "waiting",
                          "a delivery report is not the other party's answer")
         self.assertEqual(partner.message_bounce, 1)
@@ -115,6 +118,33 @@ class TestAutomaticMail(CrmInboxCase):
         # a second sync stores nothing again and counts nothing again
         account._sync()
         self.assertEqual(partner.message_bounce, 1)
+
+    def test_delivery_report_does_not_reopen_a_done_conversation(self):
+        account = self._connect(self._fresh_account())
+        gone = "gone2@client.example"
+        self.dovecot.append(account.email, "INBOX", (
+            f"From: Gina <{gone}>\r\nTo: {account.email}\r\nSubject: Price?\r\n"
+            f"Message-ID: <ask-1@client.example>\r\nDate: Mon, 16 Nov 2026 09:00:00 +0000"
+            f"\r\n\r\nHow much?\r\n").encode())
+        self.dovecot.append(account.email, "Sent", (
+            f"From: {account.email}\r\nTo: {gone}\r\nSubject: Re: Price?\r\n"
+            f"Message-ID: <answer-1@example.com>\r\nIn-Reply-To: <ask-1@client.example>\r\n"
+            f"Date: Mon, 16 Nov 2026 10:00:00 +0000\r\n\r\n100.\r\n").encode(), ("\\Seen",))
+        account._sync()
+        answer = self.env["crm.inbox.message"].search([("message_id", "=", "<answer-1@example.com>")])
+        conversation = answer.conversation_id
+        self.env["crm.inbox.conversation"].with_user(self.user).inbox_workflow(
+            [conversation.id], "done")
+        self.assertEqual(self.dovecot.deliver(account.email, _dsn(
+            account.email, gone, "<answer-1@example.com>", "<dsn-2@mx.client.example>"), ""), {})
+        account._sync()
+        dsn = self.env["crm.inbox.message"].search(
+            [("message_id", "=", "<dsn-2@mx.client.example>")])
+        self.assertEqual(dsn.conversation_id, conversation)
+        conversation.invalidate_recordset()
+        self.assertEqual(conversation.state, "done", "a delivery report does not reopen")
+        self.assertEqual(self.env["crm.inbox.conversation"].search_count(
+            [("account_id", "=", account.id)]), 1, "no conversation of its own")
 
     def test_list_mail_is_bulk_and_makes_no_contact(self):
         account = self._connect(self._fresh_account())
@@ -129,3 +159,51 @@ class TestAutomaticMail(CrmInboxCase):
         self.assertEqual(news.automatic_kind, "bulk")
         self.assertFalse(self.env["res.partner"].search(
             [("email_normalized", "=", "news@shop.example")]))
+        conversation = news.conversation_id
+        self.assertEqual(conversation.state, "done", "only automatic mail: nothing to answer")
+        Conv = self.env["crm.inbox.conversation"].with_user(self.user)
+        # reopened by the user, it stays open
+        Conv.inbox_workflow([conversation.id], "reopen")
+        self.assertEqual(conversation.state, "open")
+        Conv.inbox_workflow([conversation.id], "done")
+        # a person answering in it reopens it, as for any done conversation
+        self.dovecot.append(account.email, "INBOX", (
+            f"From: Nina <nina@shop.example>\r\nTo: {account.email}\r\n"
+            f"Subject: Re: Deals of the week\r\nIn-Reply-To: <news-1@shop.example>\r\n"
+            f"Message-ID: <nina-1@shop.example>\r\nDate: Tue, 17 Nov 2026 10:00:00 +0000"
+            f"\r\n\r\nA question about deal 3.\r\n").encode())
+        account._sync()
+        conversation.invalidate_recordset()
+        self.assertEqual(len(conversation.inbox_message_ids), 2)
+        self.assertEqual(conversation.state, "open")
+
+    def test_report_synced_before_the_bounced_mail_is_joined_by_it(self):
+        account = self._connect(self._fresh_account())
+        gone = "gone3@client.example"
+        # the report is seen first (INBOX), the bounced mail's Sent copy afterwards
+        self.assertEqual(self.dovecot.deliver(account.email, _dsn(
+            account.email, gone, "<late-1@example.com>", "<dsn-4@mx.client.example>"), ""), {})
+        account._sync()
+        dsn = self.env["crm.inbox.message"].search(
+            [("message_id", "=", "<dsn-4@mx.client.example>")])
+        self.assertEqual(dsn.conversation_id.state, "done", "alone, nothing to answer")
+        self.dovecot.append(account.email, "Sent", (
+            f"From: {account.email}\r\nTo: {gone}\r\nSubject: Late offer\r\n"
+            f"Message-ID: <late-1@example.com>\r\nDate: Mon, 16 Nov 2026 10:00:00 +0000"
+            f"\r\n\r\nOffer.\r\n").encode(), ("\\Seen",))
+        account._sync()
+        late = self.env["crm.inbox.message"].search([("message_id", "=", "<late-1@example.com>")])
+        self.assertEqual(late.conversation_id, dsn.conversation_id)
+        late.conversation_id.invalidate_recordset()
+        self.assertEqual(late.conversation_id.state, "waiting", "our mail, written by a person")
+
+    def test_lone_bounce_is_done(self):
+        account = self._connect(self._fresh_account())
+        self.assertEqual(self.dovecot.deliver(account.email, _dsn(
+            account.email, "nobody@client.example", "<unknown-1@example.com>",
+            "<dsn-3@mx.client.example>"), ""), {})
+        account._sync()
+        dsn = self.env["crm.inbox.message"].search(
+            [("message_id", "=", "<dsn-3@mx.client.example>")])
+        self.assertEqual(dsn.automatic_kind, "bounce")
+        self.assertEqual(dsn.conversation_id.state, "done")

@@ -1,12 +1,18 @@
 """Collision warning: presence on a conversation's bus channel, review before sending."""
 
-import json
+import threading
 
+import odoo.http
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 
+from ..testkit.chromium import ChromiumError, HeadlessChromium
 from .common import CrmInboxCase
+
+ROW = ".o_crm_inbox_list .o_crm_inbox_row"
+REPLY_BUTTON = ".o_crm_inbox_toolbar .o_crm_inbox_reply"
 
 
 @tagged("post_install", "-at_install")
@@ -117,8 +123,20 @@ class TestCollisionWarning(CrmInboxCase):
 
 @tagged("post_install", "-at_install")
 class TestCollisionUi(HttpCase, CrmInboxCase):
-    """Two sessions on one conversation: the colleague's (HTTP session, presence by
-    JSON-RPC) and the user's, in Chromium."""
+    """Two members in two real headless Chromium sessions on one conversation: the
+    colleague's browser (testkit.chromium, driven over the DevTools protocol from a
+    thread) and the user's, running the tour; each sees the other in the reading pane.
+
+    Websockets are off under ``HttpCase`` (``ir.websocket`` refuses them during tests),
+    so each client learns who else is there from the answer to its own presence call:
+    at open, then at each 30 s ping; the waits below allow for two pings."""
+
+    def _colleague_session(self):
+        """A session of the colleague that the tour's own login does not delete."""
+        session = self.authenticate("crm_inbox_colleague", "crm_inbox_colleague")
+        self.session = None  # authenticate() deletes the previous session: keep this one
+        self.addCleanup(odoo.http.root.session_store.delete, session)
+        return session
 
     def test_presence_and_review_before_send(self):
         admin = new_test_user(self.env, login="coll_ui_admin", name="Uma Admin",
@@ -134,14 +152,6 @@ class TestCollisionUi(HttpCase, CrmInboxCase):
             f"\r\n\r\nPlease confirm order 1.\r\n").encode())
         account._sync()
         conversation = self.env["crm.inbox.conversation"].search([("account_id", "=", account.id)])
-        # the colleague's own session opens the conversation (JSON-RPC over HTTP)
-        self.authenticate("crm_inbox_colleague", "crm_inbox_colleague")
-        response = self.url_open("/web/dataset/call_kw", data=json.dumps({
-            "jsonrpc": "2.0", "method": "call", "params": {
-                "model": "crm.inbox.conversation", "method": "inbox_presence",
-                "args": [conversation.id, "open"], "kwargs": {}}}),
-            headers={"Content-Type": "application/json"})
-        self.assertNotIn("error", response.json())
         # the customer's next email waits in Dovecot for the sync the tour runs
         self.dovecot.append(box, "INBOX", (
             f"From: Ann <ann@client.example>\r\nTo: {box}\r\nSubject: Re: Order 1\r\n"
@@ -149,8 +159,52 @@ class TestCollisionUi(HttpCase, CrmInboxCase):
             f"Date: Wed, 18 Nov 2026 08:05:00 +0000\r\n\r\nOne more thing: blue, not red.\r\n"
         ).encode())
         self.smtpd.clear()
-        self.start_tour("/odoo/crm-inbox", "crm_inbox_collision_tour", login="crm_inbox_sales",
-                        timeout=180)
+        session = self._colleague_session()
+        # requests of both browsers carry the key start_tour() requires during the tour
+        self.http_request_key = self.canonical_tag + "_browser_js"
+        self.cr.flush()
+        self.cr.clear()
+        chrome = HeadlessChromium(ports=range(9411, 9420))
+        self.addCleanup(chrome.stop)
+        chrome.start()
+        # the colleague opens the conversation in their browser
+        chrome.open(self.base_url() + "/odoo/crm-inbox", cookies={
+            "session_id": session.sid, TEST_CURSOR_COOKIE_NAME: self.http_request_key})
+        # (clicked again until the reading pane shows: the first click may come
+        # before the client is ready)
+        chrome.wait_for(f"!!document.querySelector({REPLY_BUTTON!r}) || void "
+                        f"[...document.querySelectorAll({ROW!r})]"
+                        ".find((r) => r.textContent.includes('Order 1'))?.click()",
+                        timeout=120, interval=1)
+        seen = {}
+
+        def colleague():
+            """The colleague's side, while the tour runs: Sam Sales shows up in their
+            reading pane, then they start a reply too (the tour waits to see that)."""
+            try:
+                seen["title"] = chrome.wait_for(
+                    "[...document.querySelectorAll('.o_crm_inbox_viewer')]"
+                    ".map((v) => v.title).find((t) => t.includes('Sam Sales')) || ''",
+                    timeout=150, interval=0.5)
+                chrome.evaluate(f"document.querySelector({REPLY_BUTTON!r}).click(), true")
+                seen["composing"] = chrome.wait_for(
+                    "!!document.querySelector('.o_crm_inbox_composer')", timeout=30)
+            except ChromiumError as error:
+                seen["error"] = str(error)
+
+        watcher = threading.Thread(target=colleague, name="colleague-chromium", daemon=True)
+        watcher.start()
+        try:
+            self.start_tour("/odoo/crm-inbox", "crm_inbox_collision_tour",
+                            login="crm_inbox_sales", timeout=400)
+            watcher.join(timeout=60)  # done already: the tour saw the colleague's reply
+        finally:
+            chrome.stop()  # a wait still running in the thread ends with an error
+            watcher.join(timeout=10)
+        self.assertNotIn("error", seen, f"the colleague's browser: {chrome.exceptions}")
+        self.assertIn(seen.get("title"), ("Sam Sales is reading this conversation",
+                                          "Sam Sales is writing a reply"))
+        self.assertTrue(seen.get("composing"))
         self._run_mail_queue(delay=11)
         self.assertEqual(len(self.smtpd.wait_for(1)), 1)
         self.assertEqual(conversation.email_count, 3)

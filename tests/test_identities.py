@@ -5,7 +5,7 @@ from email import message_from_bytes, policy
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import CrmInboxCase
 
@@ -74,6 +74,40 @@ class TestIdentities(CrmInboxCase):
         _received, parsed = self._sent()
         self.assertEqual(parsed["From"].addresses[0].addr_spec, account.email)
         self.assertNotIn("The Sales Desk", parsed.get_body(("plain",)).get_content())
+
+    def test_saved_draft_remembers_its_identity(self):
+        account = self._account_with_sales()
+        identity = account.identity_ids
+        message = self._incoming(account, account.email, "q4")
+        conversation = message.conversation_id
+        Draft = self.env["crm.inbox.draft"].with_user(self.user)
+        # replying to the account's address, the user picks Sales as the From
+        Draft.inbox_save_draft(conversation.id, {
+            "message_id": message.id, "mode": "reply", "to": "Ann <ann@client.example>",
+            "text": "Draft.",
+            "identity_id": identity.id})
+        saved = Draft.inbox_load_draft(conversation.id)
+        self.assertEqual(saved["identity_id"], identity.id)
+        # back to the account's own address: remembered too (not the reply's default)
+        Draft.inbox_save_draft(conversation.id, {"identity_id": False})
+        self.assertIs(Draft.inbox_load_draft(conversation.id)["identity_id"], False)
+        # an identity of another account is not kept
+        other = self._connect(self._fresh_account())
+        other.identity_ids = [Command.create({"email": "other-desk@example.com"})]
+        Draft.inbox_save_draft(conversation.id, {"identity_id": other.identity_ids.id})
+        self.assertIs(Draft.inbox_load_draft(conversation.id)["identity_id"], False)
+        # the restored draft goes out from the identity it remembers
+        Draft.inbox_save_draft(conversation.id, {"identity_id": identity.id})
+        saved = Draft.inbox_load_draft(conversation.id)
+        self.smtpd.clear()
+        self.env["crm.inbox.compose"].with_user(self.user).inbox_send(message.id, "reply", {
+            key: saved[key] for key in ("to", "text", "identity_id")})
+        _received, parsed = self._sent()
+        self.assertEqual(str(parsed["From"]).lower(), "example sales <sales@example.com>")
+        # an identity removed from the account leaves the draft on the account's address
+        Draft.inbox_save_draft(conversation.id, {"identity_id": identity.id})
+        identity.sudo().unlink()
+        self.assertIs(Draft.inbox_load_draft(conversation.id)["identity_id"], False)
 
     def test_identity_of_another_account_is_refused(self):
         account = self._account_with_sales()
@@ -155,3 +189,39 @@ class TestDraftCcBccSurvive(CrmInboxCase):
         received = self.smtpd.wait_for(1)[0]
         self.assertEqual(received.rcpt_tos, ["ann@client.example", "cy@partner.example",
                                              "boss@example.com"])
+
+
+@tagged("post_install", "-at_install")
+class TestIdentitiesUi(HttpCase, CrmInboxCase):
+    """The reply box in Chromium: Send-as choices, the default, a switch; the From and
+    signature read from the real SMTP server."""
+
+    def test_reply_box_offers_and_sends_as_the_chosen_identity(self):
+        account = self._connect(self._fresh_account())
+        Signature = self.env["crm.inbox.signature"].with_user(self.user)
+        sales = Signature.create({"name": "Sales desk", "body": "<p>The Sales Desk</p>"})
+        support = Signature.create({"name": "Support desk",
+                                    "body": "<p>The Support Desk, +1 555 0199</p>"})
+        account.with_user(self.user).write({"identity_ids": [
+            Command.create({"email": "sales@team.example", "name": "Example Sales",
+                            "signature_id": sales.id}),
+            Command.create({"email": "support@team.example", "name": "Example Support",
+                            "signature_id": support.id})]})
+        self.dovecot.append(account.email, "INBOX", (
+            b"From: Ann <ann@client.example>\r\nTo: Sales <sales@team.example>\r\n"
+            b"Subject: Quote request\r\nMessage-ID: <idui-1@client.example>\r\n"
+            b"Date: Wed, 18 Nov 2026 08:00:00 +0000\r\n\r\nA quote please.\r\n"))
+        account._sync()
+        self.smtpd.clear()
+        self.start_tour("/odoo/crm-inbox", "crm_inbox_identity_tour", login="crm_inbox_sales",
+                        timeout=180)
+        self._run_mail_queue(delay=11)
+        received = self.smtpd.wait_for(1)[0]
+        parsed = message_from_bytes(received.data, policy=policy.default)
+        self.assertEqual(str(parsed["From"]), "Example Support <support@team.example>")
+        self.assertEqual(received.mail_from, account.email)
+        self.assertEqual(received.rcpt_tos, ["ann@client.example"])
+        body = parsed.get_body(("plain",)).get_content()
+        self.assertIn("Here is your quote.", body)
+        self.assertIn("The Support Desk, +1 555 0199", body)
+        self.assertNotIn("The Sales Desk", body)

@@ -106,3 +106,71 @@ def test_header_value():
     raw = b"X-Test: abc\r\n  def\r\nTo: a@b.example\r\n\r\nx"
     assert header_value(raw, "x-test") == "abc def"
     assert header_value(raw, "X-Missing") == ""
+
+
+def _report(report_type, third_type, third, status_type=b"message/delivery-status",
+            status=b"Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; x@y.example"
+                   b"\r\nAction: failed\r\nStatus: 5.1.1\r\n"):
+    return (
+        b"From: MAILER-DAEMON@mx.example\r\nTo: sales@company.example\r\n"
+        b"Message-ID: <report-1@mx.example>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/report; report-type=" + report_type + b"; boundary=\"b\"\r\n"
+        b"\r\n--b\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n"
+        b"--b\r\nContent-Type: " + status_type + b"\r\n\r\n" + status + b"\r\n"
+        b"--b\r\nContent-Type: " + third_type + b"\r\n\r\n" + third + b"\r\n--b--\r\n")
+
+
+ORIGINAL_HEADERS = (b"From: sales@company.example\r\nTo: x@y.example\r\nSubject: Offer\r\n"
+                    b"Message-ID: <offer-7@company.example>\r\n"
+                    b"In-Reply-To: <older@y.example>\r\n")
+
+
+def test_report_original_from_rfc822_headers_part():
+    from engine.gateway import report_original_message_id
+
+    raw = _report(b"delivery-status", b"text/rfc822-headers", ORIGINAL_HEADERS)
+    assert report_original_message_id(raw) == "<offer-7@company.example>"
+
+
+def test_report_original_from_returned_message():
+    from engine.gateway import report_original_message_id
+
+    raw = _report(b"delivery-status", b"message/rfc822", ORIGINAL_HEADERS + b"\r\nOffer.\r\n")
+    assert report_original_message_id(raw) == "<offer-7@company.example>"
+    # the report's own Message-ID is never taken for the original's
+    assert report_original_message_id(
+        _report(b"delivery-status", b"text/plain", b"nothing here")) == ""
+
+
+def test_report_original_internationalized_and_base64():
+    import base64
+
+    from engine.gateway import report_original_message_id
+
+    raw = _report(b"delivery-status", b"message/global-headers", ORIGINAL_HEADERS)
+    assert report_original_message_id(raw) == "<offer-7@company.example>"
+    encoded = _report(b"delivery-status",
+                      b"text/rfc822-headers\r\nContent-Transfer-Encoding: base64",
+                      base64.encodebytes(ORIGINAL_HEADERS))
+    assert report_original_message_id(encoded) == "<offer-7@company.example>"
+
+
+def test_disposition_notification_names_the_original():
+    from engine.gateway import report_original_message_id
+
+    raw = _report(b"disposition-notification", b"text/rfc822-headers", b"Subject: x\r\n",
+                  status_type=b"message/disposition-notification",
+                  status=b"Reporting-UA: mua.example\r\nFinal-Recipient: rfc822; x@y.example"
+                         b"\r\nOriginal-Message-ID: <offer-8@company.example>\r\n"
+                         b"Disposition: manual-action/MDN-sent-manually; displayed\r\n")
+    assert report_original_message_id(raw) == "<offer-8@company.example>"
+
+
+def test_no_report_no_original():
+    from engine.gateway import report_original_message_id
+
+    assert report_original_message_id(FORWARDED) == ""
+    assert report_original_message_id(b"") == ""
+    assert report_original_message_id(b"\xff\xfe garbage \r\n\r\n\x00") == ""
+    broken = _report(b"delivery-status", b"text/rfc822-headers", b"Message-ID: not an id\r\n")
+    assert report_original_message_id(broken) == ""

@@ -1016,7 +1016,11 @@ export class InboxClient extends Component {
                 messageId,
                 signatures: defaults.signatures, signatureText: defaults.signature_text,
                 defaultSignatureId: defaults.signature_id || false,
-                identities: defaults.identities || [], identityId: defaults.identity_id || false,
+                identities: defaults.identities || [],
+                // the Send-as address saved with the draft (False: the account's own)
+                identityId: "identity_id" in saved
+                    ? saved.identity_id || false
+                    : defaults.identity_id || false,
                 quote: defaults.quote, open: true,
             });
             this.state.drafts[id].focusToken++;

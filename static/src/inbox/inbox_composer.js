@@ -76,6 +76,7 @@ export class InboxComposer extends Component {
                 subject: draft.subject,
                 text: draft.text,
                 signature_id: draft.signatureId || false,
+                identity_id: draft.identityId || false,
                 attachment_ids: draft.attachments.map((a) => a.id).filter(Boolean),
             },
         ]);

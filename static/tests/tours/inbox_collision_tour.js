@@ -1,11 +1,31 @@
 /** @odoo-module **/
-// Collision warning in the mail client (tests/test_collision.py, TestCollisionUi): a
-// colleague's presence on the open conversation, then a Send after newer mail arrived
-// asks for a review first.
+// Collision warning in the mail client (tests/test_collision.py, TestCollisionUi): the
+// colleague, in a second Chromium, has the conversation open; the user sees them reading
+// it, then writing a reply (they start one once they see the user: the test drives that
+// browser); then a Send after newer mail arrived asks for a review first. No websocket
+// under HttpCase: presence changes arrive with the 30 s ping, hence the long timeout.
 import { registry } from "@web/core/registry";
 import { rpc } from "@web/core/network/rpc";
 
 const ROW = ".o_crm_inbox_list .o_crm_inbox_row";
+
+/** Steps waiting up to 115 s for *selector* (a tour step times out after 60 s at most). */
+function waitLong(selector, content) {
+    return [
+        {
+            content: `${content} (first minute)`,
+            trigger: "body",
+            timeout: 60000,
+            async run() {
+                const deadline = Date.now() + 55000;
+                while (!document.querySelector(selector) && Date.now() < deadline) {
+                    await new Promise((resolve) => setTimeout(resolve, 250));
+                }
+            },
+        },
+        { content, trigger: selector, timeout: 60000 },
+    ];
+}
 
 registry.category("web_tour.tours").add("crm_inbox_collision_tour", {
     url: "/odoo/crm-inbox",
@@ -28,6 +48,12 @@ registry.category("web_tour.tours").add("crm_inbox_collision_tour", {
             trigger: ".o_crm_inbox_composer .o_crm_inbox_reply_text",
             run: "edit Yes, confirmed.",
         },
+        // the colleague starts a reply too: shown at the next presence ping, after up to
+        // two pings (30 s each), longer than a step may last (60 s): two steps
+        ...waitLong(
+            ".o_crm_inbox_viewers .o_crm_inbox_viewer[title='Cole League is writing a reply']",
+            "The colleague's reply is shown"
+        ),
         {
             content: "Meanwhile the customer writes again (a sync stores it)",
             trigger: ".o_crm_inbox_composer",
