@@ -17,6 +17,7 @@ PostgreSQL itself when a killed runner's connection drops).
 
 import logging
 import random
+import resource
 import time
 import uuid
 import zlib
@@ -41,6 +42,10 @@ NO_SLOT_RETRY_SECONDS = 60
 MAILBOX_LOCK_SPACE = zlib.crc32(b"crm_inbox.mailbox") - (1 << 31)
 #: The highest per-mailbox cap (the second key is ``account id * this + slot``).
 MAILBOX_SLOTS_MAX = 32
+#: CPU seconds a sync runner keeps spare below its worker's CPU time limit.
+CPU_MARGIN_SECONDS = 10
+#: A run starts no sync with less time left than this (seconds).
+MIN_SYNC_SECONDS = 5
 #: Claim retries after a serialization failure (another runner committed the row).
 CLAIM_ATTEMPTS = 5
 
@@ -67,6 +72,16 @@ _CLAIM_SQL = f"""
           ORDER BY a.sync_next_attempt ASC NULLS FIRST, a.id
              LIMIT 1
         FOR NO KEY UPDATE OF a SKIP LOCKED
+        """
+_CLAIMABLE_SQL = f"""
+            SELECT 1
+              FROM crm_inbox_account a
+              JOIN res_company c ON c.id = a.company_id
+              JOIN res_users u ON u.id = a.user_id
+             WHERE {_SYNCABLE_SQL}
+               AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
+               AND (a.sync_lease_until IS NULL OR a.sync_lease_until < {_NOW})
+             LIMIT 1
         """
 _LEASE_SQL = f"""
             UPDATE crm_inbox_account
@@ -341,6 +356,12 @@ class CrmInboxAccount(models.Model):
         return account, token
 
     @api.model
+    def _crm_inbox_claimable(self):
+        """Whether an account is due and no runner holds its lease (no lock taken)."""
+        self.env.cr.execute(_CLAIMABLE_SQL)
+        return bool(self.env.cr.fetchone())
+
+    @api.model
     def _crm_inbox_backlog(self):
         """Counts for the settings page: ``due`` (may be claimed now), ``overdue``
         (due for more than 5 minutes, one scheduler period), ``failing`` (last sync
@@ -352,25 +373,56 @@ class CrmInboxAccount(models.Model):
         return dict(zip(keys, self.env.cr.fetchone(), strict=True))
 
     @api.model
+    def _crm_inbox_time_left(self, budget):
+        """Seconds this process may still spend on sync: *budget* (seconds), less when
+        the process's CPU time limit is nearer (``RLIMIT_CPU``, which Odoo's prefork
+        workers set to the CPU used so far + ``limit_time_cpu``, 60 s, for each unit
+        of work, and enforce with SIGXCPU: a worker killed mid-sync holds its
+        account's lease for ``crm_inbox.sync_lease_seconds``), keeping
+        :data:`CPU_MARGIN_SECONDS` spare. No CPU limit (threaded server, tests,
+        shells): *budget*.
+
+        :param budget: wall-clock seconds wanted (float).
+        :returns: seconds (float, may be <= 0: start nothing more).
+        """
+        soft, _hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if soft == resource.RLIM_INFINITY:
+            return budget
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        # CPU time grows at most as fast as wall time in one thread (parsing runs in a
+        # child process, engine/parallel.py)
+        return min(budget, soft - (usage.ru_utime + usage.ru_stime) - CPU_MARGIN_SECONDS)
+
+    @api.model
     def _crm_inbox_run_sync(self):
         """One run of a sync runner: claim, sync, repeat, within
-        ``crm_inbox.cron_time_budget`` seconds (default 60; stay inside
-        ``limit_time_real_cron``). Reports progress to ir.cron so a backlog makes the
-        scheduler run again at once."""
+        ``crm_inbox.cron_time_budget`` seconds (default 60; keep it below
+        ``limit_time_real_cron``) and within the worker's CPU time limit
+        (:meth:`_crm_inbox_time_left`).
+
+        Out of time with a backlog left, the run triggers its own ir.cron again instead of
+        reporting the backlog as remaining progress: ``ir.cron._run_job`` would call
+        it again up to 10 times within one unit of work of the cron worker, whose
+        real-time limit (``limit_time_real_cron``) and CPU limit (``limit_time_cpu``)
+        cover them all, so the worker would be killed mid-sync. A trigger starts a
+        fresh unit of work at once (the workers LISTEN for ``cron_trigger``)."""
         params = self.env["ir.config_parameter"].sudo()
         max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))
         budget = float(params.get_param("crm_inbox.cron_time_budget", 60))
         started = time.monotonic()
-        done, seen = 0, []
-        while time.monotonic() - started < budget:
+        done, seen, out_of_time = 0, [], False
+        while True:
+            left = self._crm_inbox_time_left(budget - (time.monotonic() - started))
+            if left < MIN_SYNC_SECONDS:
+                out_of_time = True
+                break
             claimed = self._crm_inbox_claim(seen)
             if not claimed:
-                break
+                break  # nothing due that another runner is not syncing
             account, token = claimed
             seen.append(account.id)
             try:
-                account._sync_as_system(
-                    max_messages, max(budget - (time.monotonic() - started), 1), token=token)
+                account._sync_as_system(max_messages, left, token=token)
             except Exception:
                 _logger.exception("crm_inbox: unexpected error syncing account %s", account.id)
                 if self._auto_commit():
@@ -378,7 +430,12 @@ class CrmInboxAccount(models.Model):
             _logger.debug("crm_inbox: synced account %s (committed)", account.id)
             done += 1
         remaining = self._crm_inbox_backlog()["due"]
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        cron_id = self.env.context.get("cron_id")
+        if remaining and cron_id and (out_of_time or self._crm_inbox_claimable()):
+            # go on in a fresh unit of work of the cron worker (an unfinished first
+            # sync is due again at once, but not claimed twice in one run)
+            self.env["ir.cron"].sudo().browse(cron_id)._trigger()
         _logger.info("crm_inbox: sync runner synced %s accounts in %.1f s, %s still due",
                      done, time.monotonic() - started, remaining)
         return True

@@ -1,6 +1,7 @@
 """Scale-out sync (models/crm_inbox_account_runner.py): due accounts claimed by any
 runner, failing ones backed off, stale ones shown; against the real Dovecot."""
 
+import resource
 from datetime import timedelta
 
 from odoo import fields
@@ -153,6 +154,52 @@ class TestSyncScaleOut(CrmInboxCase):
         self._make_due(account)
         self.Account._cron_sync_accounts()
         self.assertTrue(account.sync_last_success)
+
+    def _new_triggers(self, cron, before):
+        return self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]) - before
+
+    def test_run_stops_before_the_cpu_limit_and_goes_on_in_a_fresh_run(self):
+        """Odoo's prefork cron workers are killed (SIGXCPU) at ``limit_time_cpu``: a run
+        starts no sync it could not finish within the limit, and triggers its cron for
+        a fresh unit of work instead (the real limit of this process, set and restored)."""
+        account = self._connect(self._fresh_account())
+        self._make_due(account)
+        cron = self.env.ref("crm_inbox.ir_cron_crm_inbox_sync")
+        before = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        # 12 s of CPU left, 10 s kept spare: less than a sync's minimum
+        resource.setrlimit(resource.RLIMIT_CPU,
+                           (int(usage.ru_utime + usage.ru_stime) + 12, hard))
+        try:
+            self.Account.with_context(cron_id=cron.id)._crm_inbox_run_sync()
+        finally:
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        self.assertFalse(account.sync_last_success, "no sync started")
+        self.assertFalse(account.sync_lease_token, "nothing claimed")
+        self.assertTrue(self._new_triggers(cron, before), "the cron goes on at once")
+        # with CPU time to spare it syncs, and nothing is left to trigger for
+        before = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+        self.Account.with_context(cron_id=cron.id)._crm_inbox_run_sync()
+        self.assertTrue(account.sync_last_success)
+        self.assertFalse(self._new_triggers(cron, before))
+
+    def test_unfinished_first_sync_goes_on_in_a_fresh_run(self):
+        account = self._connect(self._fresh_account())
+        for n in range(5):
+            self.dovecot.append(account.email, "INBOX", (
+                f"From: Client <client@client.example>\r\nTo: {account.email}\r\n"
+                f"Subject: Slice {n}\r\nMessage-ID: <slice-{n}@client.example>\r\n"
+                f"Date: Thu, 19 Nov 2026 10:0{n}:00 +0000\r\n\r\nBody\r\n").encode())
+        self.env["ir.config_parameter"].sudo().set_param("crm_inbox.max_messages_per_run", "2")
+        self._make_due(account)
+        cron = self.env.ref("crm_inbox.ir_cron_crm_inbox_sync")
+        before = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+        self.Account.with_context(cron_id=cron.id)._crm_inbox_run_sync()
+        self.assertEqual(self.env["crm.inbox.message"].search_count(
+            [("account_id", "=", account.id)]), 2, "one slice per run")
+        self.assertTrue(self._new_triggers(cron, before),
+                        "the rest of the first sync in the next run, at once")
 
     def test_sync_now_wakes_every_runner(self):
         """The rest of a long first sync is for whichever runner is idle, not only the
