@@ -20,6 +20,7 @@ failure pauses the account as on the cron path and is not retried.
 
 import logging
 import threading
+import time
 import uuid
 
 from odoo import api, fields, models
@@ -36,6 +37,8 @@ JOB_METHOD = "_crm_inbox_job_sync"
 #: ``0``: a failing account's job is retried at each of its backoff's next attempts,
 #: for as long as it fails (engine/backoff.py spaces them, up to 6 hours).
 JOB_MAX_RETRIES = 0
+#: The enqueuing cron commits every this many jobs.
+ENQUEUE_COMMIT_EVERY = 100
 #: identity_key of an account's job: one pending job per account at most.
 IDENTITY_KEY = "crm_inbox.sync:%s"
 
@@ -51,6 +54,17 @@ _DUE_SQL = f"""
                AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
                AND (a.sync_lease_until IS NULL OR a.sync_lease_until < {_NOW})
           ORDER BY a.sync_next_attempt ASC NULLS FIRST, a.id
+        """
+
+#: Seconds left on the lease of a due account another runner holds.
+_LEASE_LEFT_SQL = f"""
+            SELECT ceil(extract(epoch FROM a.sync_lease_until - {_NOW}))
+              FROM crm_inbox_account a
+              JOIN res_company c ON c.id = a.company_id
+              JOIN res_users u ON u.id = a.user_id
+             WHERE a.id = %s AND {_SYNCABLE_SQL}
+               AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
+               AND a.sync_lease_until >= {_NOW}
         """
 
 #: Outcomes of _crm_inbox_after_sync for running jobs, by a key in their context.
@@ -126,6 +140,7 @@ class CrmInboxAccount(models.Model):
 
         :returns: the number of jobs enqueued (int).
         """
+        started = time.monotonic()
         channel = self._crm_inbox_queue_setup()
         self.env.flush_all()
         self.env.cr.execute(_DUE_SQL)
@@ -145,13 +160,20 @@ class CrmInboxAccount(models.Model):
                 priority = max(1, 10 - int(float(overdue) // interval))
             self.browse(account_id)._crm_inbox_enqueue_one(channel, priority)
             count += 1
-        _logger.info("crm_inbox: %s sync jobs enqueued on %s (%s accounts due)",
-                     count, channel, len(rows))
+            if count % ENQUEUE_COMMIT_EVERY == 0 and self._auto_commit():
+                # the job runner starts the first jobs while the rest are enqueued
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        _logger.info("crm_inbox: %s sync jobs enqueued on %s in %.1f s (%s accounts due)",
+                     count, channel, time.monotonic() - started, len(rows))
         return count
 
     def _crm_inbox_enqueue_one(self, channel, priority=10):
         self.ensure_one()
-        return self.with_delay(
+        # queue.job is a mail.thread: no creation message per job (the job's own context
+        # keeps only lang, tz and companies, queue_job's _job_prepare_context_before_enqueue)
+        quiet = self.with_context(tracking_disable=True, mail_create_nolog=True,
+                                  mail_notrack=True)
+        return quiet.with_delay(
             channel=channel, priority=priority, identity_key=IDENTITY_KEY % self.id,
             max_retries=JOB_MAX_RETRIES,
             description=self.env._("Sync mailbox %(email)s", email=self.email),
@@ -167,6 +189,14 @@ class CrmInboxAccount(models.Model):
                 _OUTCOMES[key] = outcome
         return super()._crm_inbox_after_sync(outcome)
 
+    def _crm_inbox_lease_left(self):
+        """Seconds (int, >= 1) until the lease of this due, syncable account expires;
+        ``0`` when it is not due, not syncable or not leased."""
+        self.ensure_one()
+        self.env.cr.execute(_LEASE_LEFT_SQL, (self.id,))
+        row = self.env.cr.fetchone()
+        return max(int(row[0]), 1) if row else 0
+
     def _crm_inbox_job_sync(self):
         """queue_job job: sync this account once, under its lease, if it is still due
         and nobody else syncs it (else end quietly); a first sync with more to fetch
@@ -174,7 +204,8 @@ class CrmInboxAccount(models.Model):
 
         :returns: what happened (str, the job's result).
         :raises RetryableJobError: connection failed, timed out or throttled, or no
-            free connection slot on its host: retried at the account's next attempt.
+            free connection slot on its host: retried at the account's next attempt;
+            another runner holds its lease: retried when the lease expires.
         """
         from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -182,7 +213,15 @@ class CrmInboxAccount(models.Model):
         account = self.sudo()
         claimed = account._crm_inbox_claim(account_id=account.id)
         if not claimed:
-            return "not due, paused or being synced by another runner: nothing to do"
+            held = account._crm_inbox_lease_left()
+            if held:
+                # due, but another runner holds the lease (or a killed one did): come
+                # back when it expires; the account is not due any more by then if the
+                # holder synced it. Not a failure: no retry counted.
+                raise RetryableJobError(f"account {account.id} is being synced by another "
+                                        f"runner; retried in {held} s", seconds=held,
+                                        ignore_retry=True)
+            return "not due or paused: nothing to do"
         token = claimed[1]
         params = self.env["ir.config_parameter"].sudo()
         max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))

@@ -131,6 +131,8 @@ class TestSyncQueueJob(CrmInboxCase):
         self.assertIn("nothing to do", self._perform(self._jobs(account)))
 
     def test_job_leaves_a_leased_account_alone(self):
+        from odoo.addons.queue_job.exception import RetryableJobError
+
         account = self._connect(self._fresh_account())
         with self.dovecot.client(account.email) as client:
             client.append("INBOX", _raw(7, account.email))
@@ -140,12 +142,16 @@ class TestSyncQueueJob(CrmInboxCase):
         # a cron runner (or Sync now) holds the lease meanwhile
         self.env.cr.execute(
             "UPDATE crm_inbox_account SET sync_lease_token = 'other-runner', "
-            "sync_lease_until = (now() AT TIME ZONE 'UTC') + interval '10 minutes' "
+            "sync_lease_until = (statement_timestamp() AT TIME ZONE 'UTC') + interval '10 minutes' "
             "WHERE id = %s", (account.id,))
-        self.assertIn("nothing to do", self._perform(job))
+        account.invalidate_recordset(["sync_lease_token", "sync_lease_until"])
+        retry = self._call_raising(job, RetryableJobError)
+        self.assertTrue(retry.ignore_retry, "waiting for a lease is no failure")
+        self.assertAlmostEqual(retry.seconds, 600, delta=5, msg="retried when the lease expires")
         self.assertFalse(self.env["crm.inbox.message"].search_count(
             [("account_id", "=", account.id)]))
         self.assertEqual(account.sudo().sync_lease_token, "other-runner")
+        self.assertEqual(account.sync_failure_count, 0)
         # and the cron enqueues nothing for a leased account
         job.unlink()
         self.Account._cron_sync_accounts()
