@@ -15,10 +15,18 @@ Measures:
   (c) peak RSS of each cron worker process and peak database connections (all runs);
   (d) the cycle while ``--failing`` of the accounts fail (2/3 refused logins, 1/3 on a
       server that accepts TCP and never answers; ``crm_inbox.timeout`` = ``--timeout``),
-      then the next cycle, where the failing accounts back off.
+      then the next cycle, where the failing accounts back off;
+  (e) with ``--queue-job-capacity C``: OCA queue_job installed too, the same no-change
+      cycle run as one job per account on ``root.crm_inbox`` (a server with
+      ``--load=base,web,queue_job --workers=C``, ``[queue_job] channels`` =
+      ``root:C,root.crm_inbox:C`` through ``ODOO_QUEUE_JOB_CHANNELS``), timed from the
+      first job's claim to the last job's commit; the cron runs above keep syncing
+      themselves (``crm_inbox.sync_with_queue_job`` = False).
 
     python3 benchmarks/bench_scale.py --db w17_bench                   # 1,000 accounts
     python3 benchmarks/bench_scale.py --accounts 100 --runners 1,2 --first-sync 5x100
+    python3 benchmarks/bench_scale.py --runners 2 --queue-job-capacity 4 --first-sync 0 \
+        --skip-failing                                                 # cron vs queue_job
 
 Must run as root (Dovecot drops privileges), with ``odoo`` importable.
 """
@@ -52,6 +60,7 @@ from testkit.demo_mail import bulk_mailbox
 from testkit.mail_servers import DovecotServer, SMTPTestServer, free_port
 
 PASSWORD = "bench-pass"
+ENQUEUE_RE = re.compile(r"crm_inbox: (\d+) sync jobs enqueued on \S+ in ([\d.]+) s")
 LOG_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \d+ DEBUG \S+ \S+: "
                     r"crm_inbox: (claimed|synced) account (\d+)")
 
@@ -89,6 +98,7 @@ print("IDS", ",".join(map(str, main)), "|", ",".join(map(str, first)))
 """
 
 PREPARE_CODE = """
+env["ir.config_parameter"].sudo().set_param("crm_inbox.sync_with_queue_job", "{queue_job}")
 env["crm.inbox.account"]._crm_inbox_apply_runners({runners})
 env.cr.execute("UPDATE ir_cron SET nextcall = (now() AT TIME ZONE 'UTC') - interval '1 minute' "
                "WHERE id IN (SELECT c.id FROM ir_cron c JOIN ir_act_server s "
@@ -157,21 +167,36 @@ def children(pid):
     return [int(p) for p in out.split()]
 
 
-def run_cycle(odoo, work, label, runners, expect_ids, timeout_s=1800, until_complete=False):
-    """Start an Odoo server with *runners* sync crons; wait until every account of
-    *expect_ids* was synced (success or failure) in this cycle; return figures."""
-    odoo.run_shell(PREPARE_CODE.format(runners=runners))
+def run_cycle(odoo, work, label, runners, expect_ids, timeout_s=1800, until_complete=False,
+              queue_job_capacity=0):
+    """Start an Odoo server with *runners* sync crons (or, with *queue_job_capacity*,
+    queue_job's job runner with that channel capacity and one cron that enqueues);
+    wait until every account of *expect_ids* was synced (success or failure) in this
+    cycle; return figures."""
+    odoo.run_shell(PREPARE_CODE.format(runners=1 if queue_job_capacity else runners,
+                                       queue_job=bool(queue_job_capacity)))
     t0 = odoo.sql("SELECT (now() AT TIME ZONE 'UTC')::timestamp(0)")[0][0]
     logfile = os.path.join(work, "server-" + re.sub(r"\W+", "-", label).strip("-") + ".log")
-    cmd = [sys.executable, "-m", "odoo", *odoo.common, "--workers=1",
-           f"--max-cron-threads={runners + 1}", f"--http-port={free_port()}",
+    env = dict(os.environ)
+    if queue_job_capacity:
+        # one HTTP worker per job at once (the job runner posts each job to /queue_job/
+        # runjob), one cron thread for the enqueuing cron and Odoo's other crons
+        server_opts = [f"--workers={queue_job_capacity}", "--max-cron-threads=1",
+                       "--load=base,web,queue_job"]
+        env["ODOO_QUEUE_JOB_CHANNELS"] = (f"root:{queue_job_capacity},"
+                                          f"root.crm_inbox:{queue_job_capacity}")
+    else:
+        server_opts = ["--workers=1", f"--max-cron-threads={runners + 1}"]
+    cmd = [sys.executable, "-m", "odoo", *odoo.common, *server_opts,
+           f"--http-port={free_port()}",
            "--gevent-port", str(free_port()), "--limit-time-real-cron=0",
            "--limit-memory-soft=4294967296", "--limit-memory-hard=5368709120",
            "--log-level=info",
            "--log-handler=odoo.addons.crm_inbox.models.crm_inbox_account_runner:DEBUG",
+           "--log-handler=odoo.addons.crm_inbox.models.crm_inbox_account_queue_job:DEBUG",
            f"--logfile={logfile}"]
     server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+                              stderr=subprocess.STDOUT, start_new_session=True, env=env)
     peak_rss, peak_conns = {}, 0
     started = time.monotonic()
     try:
@@ -210,9 +235,12 @@ def run_cycle(odoo, work, label, runners, expect_ids, timeout_s=1800, until_comp
         # next run (seen in the first 1,000-account run); free it, it is not a measurement
         odoo.sql("UPDATE crm_inbox_account SET sync_lease_token = NULL, "
                  "sync_lease_until = NULL WHERE sync_lease_token IS NOT NULL")
-    claims, syncs = [], []
+    claims, syncs, enqueued = [], [], None
     with open(logfile, encoding="utf-8", errors="replace") as fh:
         for line in fh:
+            found = ENQUEUE_RE.search(line)
+            if found and int(found.group(1)):
+                enqueued = (int(found.group(1)), float(found.group(2)))
             match = LOG_RE.match(line)
             if match:
                 at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
@@ -223,10 +251,29 @@ def run_cycle(odoo, work, label, runners, expect_ids, timeout_s=1800, until_comp
     # the cron workers are the children with the largest RSS minus the HTTP worker:
     # report the K+1 largest (cron workers); the HTTP worker idles
     rss = sorted(peak_rss.values(), reverse=True)
-    return {"label": label, "runners": runners, "accounts": len(expect_ids),
-            "syncs": len(syncs), "seconds": seconds,
+    return {"label": label, "runners": queue_job_capacity or runners,
+            "queue_job": queue_job_capacity, "enqueued": enqueued,
+            "accounts": len(expect_ids), "syncs": len(syncs), "seconds": seconds,
             "per_account_ms": 1000 * seconds / max(len(syncs), 1),
             "rss": rss, "conns": peak_conns, "states": states}
+
+
+def install_queue_job(odoo):
+    """Install OCA queue_job (``pip install --no-deps "odoo-addon-queue-job==18.0.*"``)
+    in the benchmark's database too: linked into its addons path."""
+    try:
+        from odoo.addons import queue_job
+    except ImportError as exc:
+        raise SystemExit("--queue-job-capacity: queue_job is not importable; "
+                         'pip install --no-deps "odoo-addon-queue-job==18.0.*"') from exc
+    os.symlink(os.path.dirname(queue_job.__file__), os.path.join(odoo.addons, "queue_job"))
+    started = time.monotonic()
+    rc = subprocess.run([sys.executable, "-m", "odoo", *odoo.common, "-i", "queue_job",
+                         "--stop-after-init", "--http-port", str(free_port()),
+                         "--log-level=warn"], stdin=subprocess.DEVNULL, check=False).returncode
+    if rc:
+        raise SystemExit(f"installing queue_job failed ({rc})")
+    log(f"queue_job installed in {time.monotonic() - started:.0f} s")
 
 
 def main():
@@ -241,6 +288,9 @@ def main():
     parser.add_argument("--first-sync", default="20x500",
                         help="ACCOUNTSxMESSAGES of the first-sync run, or 0 to skip")
     parser.add_argument("--skip-failing", action="store_true")
+    parser.add_argument("--queue-job-capacity", type=int, default=0,
+                        help="also run the no-change cycle through OCA queue_job with this "
+                             "channel capacity (0: skip; queue_job must be importable)")
     parser.add_argument("--db", default=f"crm_inbox_scale_bench_{os.getpid()}")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -274,6 +324,8 @@ def main():
             log(f"{fs_accounts} x {fs_messages} messages appended in "
                 f"{time.monotonic() - filled:.0f} s")
         install.join()
+        if args.queue_job_capacity:
+            install_queue_job(odoo)
         out = odoo.run_shell(SETUP_CODE.format(
             timeout=args.timeout, port=proxy.port, password=PASSWORD, smtp_port=smtpd.port,
             main=main_logins, first=first_logins), timeout=1800)
@@ -291,6 +343,12 @@ def main():
         log(f"warm-up: {warm['seconds']:.1f} s")
         for k in runner_counts:
             res = run_cycle(odoo, work, f"(a) no-change cycle, {k} runner(s)", k, main_ids)
+            results.append(res)
+            log(f"{res['label']}: {res['seconds']:.1f} s, load {os.getloadavg()[0]:.1f}")
+        if args.queue_job_capacity:
+            cap = args.queue_job_capacity
+            res = run_cycle(odoo, work, f"(e) no-change cycle, queue_job capacity {cap}", 0,
+                            main_ids, queue_job_capacity=cap)
             results.append(res)
             log(f"{res['label']}: {res['seconds']:.1f} s, load {os.getloadavg()[0]:.1f}")
         if not args.skip_failing and args.failing > 0:
@@ -348,9 +406,16 @@ env.cr.commit()
         if r.get("messages") is not None:
             print(f"{'':58} {r['messages']} messages stored "
                   f"({r['messages'] / r['seconds']:.0f} msg/s)")
+        if r.get("enqueued"):
+            print(f"{'':58} {r['enqueued'][0]} jobs enqueued by the cron in "
+                  f"{r['enqueued'][1]:.1f} s (before and while the jobs ran)")
         if len(r["states"]) > 1:
             print(f"{'':58} states: {r['states']}")
     base = {r["runners"]: r["seconds"] for r in results if r["label"].startswith("(a)")}
+    queued = [r for r in results if r.get("queue_job")]
+    if queued and 2 in base:
+        print(f"queue_job capacity {queued[0]['queue_job']} / 2 runners: "
+              f"{queued[0]['seconds'] / base[2]:.2f} (goal <= 1.0)")
     if 1 in base and 2 in base:
         print(f"2 runners / 1 runner: {base[2] / base[1]:.2f} (goal <= 0.6); "
               f"2-runner cycle fits a 5-minute interval: {base[2] <= 300}")

@@ -1,6 +1,7 @@
 from . import crm_inbox_account
 from . import crm_inbox_account_secret
 from . import crm_inbox_account_runner
+from . import crm_inbox_account_queue_job
 from . import crm_inbox_account_oauth
 from . import crm_inbox_folder
 from . import crm_inbox_message

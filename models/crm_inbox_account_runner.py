@@ -69,6 +69,7 @@ _CLAIM_SQL = f"""
                AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
                AND (a.sync_lease_until IS NULL OR a.sync_lease_until < {_NOW})
                AND a.id != ALL(%s)
+               AND (%s::int IS NULL OR a.id = %s::int)
           ORDER BY a.sync_next_attempt ASC NULLS FIRST, a.id
              LIMIT 1
         FOR NO KEY UPDATE OF a SKIP LOCKED
@@ -319,12 +320,14 @@ class CrmInboxAccount(models.Model):
     # runners
     # ------------------------------------------------------------------
     @api.model
-    def _crm_inbox_claim(self, skip_ids=()):
+    def _crm_inbox_claim(self, skip_ids=(), account_id=None):
         """Claim the most overdue due account: lock its row (``SKIP LOCKED``: rows
         another runner is claiming are passed over, never waited for), set the lease
         and commit.
 
         :param skip_ids: ids this run already handled (never claimed twice in a run).
+        :param account_id: claim this account only (int; a queue_job job,
+            models/crm_inbox_account_queue_job.py), if it is due and not leased.
         :returns: ``(account, lease token)`` or ``None`` when no account is due.
         """
         self.env.flush_all()  # raw SQL below: pending ORM writes first
@@ -334,7 +337,8 @@ class CrmInboxAccount(models.Model):
                 # a fresh snapshot (Odoo runs REPEATABLE READ): see the latest commits
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             try:
-                self.env.cr.execute(_CLAIM_SQL, (list(skip_ids),), log_exceptions=False)
+                self.env.cr.execute(_CLAIM_SQL, (list(skip_ids), account_id, account_id),
+                                    log_exceptions=False)
                 break
             except psycopg2.extensions.TransactionRollbackError:
                 # another runner committed this row between our snapshot and the lock

@@ -113,6 +113,13 @@ script_tier send-kill scripts/send_kill_test.py "SIGKILLed mail queue runs, then
 # two sync runners in separate Odoo processes on the same due accounts, one SIGKILLed
 # mid-sync; real Dovecot behind a delay proxy
 script_tier scale scripts/scale_kill_test.py "two concurrent sync runners, one SIGKILLed"
+# OCA queue_job (optional): its Odoo tests in a second database (-i crm_inbox,queue_job),
+# then a real server with queue_job's job runner syncing every mailbox once, SIGKILLed
+if "$PY" -c "import odoo.addons.queue_job" 2>/dev/null; then
+  script_tier queue-job scripts/queue_job_test.py "OCA queue_job: tests, then a real job runner"
+else
+  summary+=("queue-job: skipped (OCA queue_job is not importable here; pip install --no-deps \"odoo-addon-queue-job==18.0.*\")")
+fi
 # upgrade from the previous release's git ref, and install-use-uninstall
 script_tier lifecycle scripts/lifecycle_test.py "upgrade from the previous release, uninstall"
 

@@ -38,4 +38,5 @@ from . import test_safe_recipients
 from . import test_size_limit
 from . import test_collision
 from . import test_sync_scale
+from . import test_sync_queue_job
 from . import test_identities
