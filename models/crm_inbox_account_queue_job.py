@@ -26,7 +26,7 @@ import uuid
 from odoo import api, fields, models
 
 from ..engine import backoff, errors
-from .crm_inbox_account_runner import _NOW, _SYNCABLE_SQL
+from .crm_inbox_account_runner import _NOW, _SYNCABLE_SQL, MIN_SYNC_SECONDS
 
 _logger = logging.getLogger(__name__)
 
@@ -225,7 +225,9 @@ class CrmInboxAccount(models.Model):
         token = claimed[1]
         params = self.env["ir.config_parameter"].sudo()
         max_messages = int(params.get_param("crm_inbox.max_messages_per_run", 2000))
-        budget = float(params.get_param("crm_inbox.cron_time_budget", 60))
+        # inside the HTTP worker's CPU limit (limit_time_cpu) that runs the job
+        budget = max(self._crm_inbox_time_left(
+            float(params.get_param("crm_inbox.cron_time_budget", 60))), MIN_SYNC_SECONDS)
         key = uuid.uuid4().hex
         try:
             new = account.with_context(crm_inbox_outcome_key=key)._sync_as_system(
