@@ -26,7 +26,7 @@ import uuid
 from odoo import api, fields, models
 
 from ..engine import backoff, errors
-from .crm_inbox_account_runner import _NOW, _SYNCABLE_SQL, MIN_SYNC_SECONDS
+from .crm_inbox_account_runner import _DUE_FREE_SQL, _NOW, _SYNCABLE_SQL, MIN_SYNC_SECONDS
 
 _logger = logging.getLogger(__name__)
 
@@ -47,12 +47,7 @@ _DUE_SQL = f"""
             SELECT a.id,
                    extract(epoch FROM {_NOW} - a.sync_next_attempt),
                    greatest(a.sync_interval, 1) * 60
-              FROM crm_inbox_account a
-              JOIN res_company c ON c.id = a.company_id
-              JOIN res_users u ON u.id = a.user_id
-             WHERE {_SYNCABLE_SQL}
-               AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
-               AND (a.sync_lease_until IS NULL OR a.sync_lease_until < {_NOW})
+              {_DUE_FREE_SQL}
           ORDER BY a.sync_next_attempt ASC NULLS FIRST, a.id
         """
 

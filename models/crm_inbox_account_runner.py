@@ -59,15 +59,19 @@ _SYNCABLE_SQL = """
 """
 #: statement_timestamp(), not now(): a long transaction (a test) must not see old times
 _NOW = "(statement_timestamp() AT TIME ZONE 'UTC')"
-#: Claim: the most overdue due account, rows being claimed by others passed over.
-_CLAIM_SQL = f"""
-            SELECT a.id
+#: Accounts due now whose lease nobody holds (FROM and WHERE; alias ``a``).
+_DUE_FREE_SQL = f"""
               FROM crm_inbox_account a
               JOIN res_company c ON c.id = a.company_id
               JOIN res_users u ON u.id = a.user_id
              WHERE {_SYNCABLE_SQL}
                AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
                AND (a.sync_lease_until IS NULL OR a.sync_lease_until < {_NOW})
+"""
+#: Claim: the most overdue due account, rows being claimed by others passed over.
+_CLAIM_SQL = f"""
+            SELECT a.id
+              {_DUE_FREE_SQL}
                AND a.id != ALL(%s)
                AND (%s::int IS NULL OR a.id = %s::int)
           ORDER BY a.sync_next_attempt ASC NULLS FIRST, a.id
@@ -76,12 +80,7 @@ _CLAIM_SQL = f"""
         """
 _CLAIMABLE_SQL = f"""
             SELECT 1
-              FROM crm_inbox_account a
-              JOIN res_company c ON c.id = a.company_id
-              JOIN res_users u ON u.id = a.user_id
-             WHERE {_SYNCABLE_SQL}
-               AND (a.sync_next_attempt IS NULL OR a.sync_next_attempt <= {_NOW})
-               AND (a.sync_lease_until IS NULL OR a.sync_lease_until < {_NOW})
+              {_DUE_FREE_SQL}
              LIMIT 1
         """
 _LEASE_SQL = f"""
